@@ -1,0 +1,280 @@
+/**
+ * Automatic alignment: finds where fg lies in bg (spatial search over sampled frames), maps
+ * every fg frame to its bg frame (embeddings + banded DTW), re-verifies the placement on the
+ * time-matched pairs, and refuses unrelated inputs.
+ * @module
+ */
+import {
+  type Alignment,
+  offsetTemporal,
+  type SpatialAlignment,
+  summarize,
+  type TemporalAlignment,
+} from "./alignment.ts";
+import { embedVideo } from "./embed_video.ts";
+import { ExitCode, VidkompyError } from "./errors.ts";
+import { grabGrayFrames, spreadIndices } from "./frame_grab.ts";
+import type { Rect } from "./gray_image.ts";
+import { detectContentRect } from "./letterbox.ts";
+import type { VideoInfo } from "./probe.ts";
+import { type ProgressSink, silentProgress } from "./progress.ts";
+import { refineSpatial, searchSpatial, type SpatialCandidate } from "./spatial_search.ts";
+import { alignTemporal } from "./temporal.ts";
+import type { Tools } from "./tools.ts";
+import { EMBED_W } from "./embed.ts";
+
+/** Below this spatial NCC the inputs are taken as unrelated. */
+export const MIN_SPATIAL_CONFIDENCE = 0.4;
+/** Below this temporal confidence the inputs are taken as unrelated. */
+export const MIN_TEMPORAL_CONFIDENCE = 0.5;
+
+/** Options of {@link autoAlign}. */
+export interface AutoAlignOptions {
+  /** ffmpeg/ffprobe. */
+  tools: Tools;
+  /** Background. */
+  bg: VideoInfo;
+  /** Foreground. */
+  fg: VideoInfo;
+  /** Given placement: skips the spatial search. */
+  spatial?: SpatialAlignment;
+  /** Fixed scale for the spatial search. */
+  scale?: number;
+  /** Given time offset: skips the temporal search. */
+  timeOffset?: number;
+  /** Compare fg's area ("fg") or only a ring along its edge ("border"). */
+  match?: "fg" | "border";
+  /** Ring width in bg pixels for match = "border". */
+  margin?: number;
+  /** Composite even when the match is poor. */
+  force?: boolean;
+  /** Search only 100 % scale. */
+  unscaledOnly?: boolean;
+  /** Progress sink. */
+  progress?: ProgressSink;
+}
+
+/** Result of {@link autoAlign}. */
+export interface AutoAlignResult {
+  /** The alignment. */
+  alignment: Alignment;
+  /** Seconds per stage. */
+  stages: Record<string, number>;
+  /** Backend per stage. */
+  backend: Record<string, string>;
+}
+
+function toSpatial(c: SpatialCandidate, content: Rect | null, runnerUp: SpatialCandidate | null): SpatialAlignment {
+  return {
+    x: c.x,
+    y: c.y,
+    scale: c.scale,
+    scaleX: c.scaleX,
+    scaleY: c.scaleY,
+    width: c.width,
+    height: c.height,
+    confidence: c.score,
+    runnerUp: runnerUp ? { x: runnerUp.x, y: runnerUp.y, scale: runnerUp.scale, confidence: runnerUp.score } : null,
+    content,
+    method: "auto",
+  };
+}
+
+/** The part of bg under fg's content rectangle, clipped to bg. */
+function footprintOfContent(sp: SpatialAlignment, content: Rect, bg: VideoInfo) {
+  let x0 = Math.round(sp.x + content.x * sp.scaleX);
+  let y0 = Math.round(sp.y + content.y * sp.scaleY);
+  let x1 = Math.round(sp.x + (content.x + content.width) * sp.scaleX);
+  let y1 = Math.round(sp.y + (content.y + content.height) * sp.scaleY);
+  x0 = Math.max(0, x0);
+  y0 = Math.max(0, y0);
+  x1 = Math.min(bg.width, x1);
+  y1 = Math.min(bg.height, y1);
+  if (x1 - x0 < 2 || y1 - y0 < 2) return null;
+  // the matching part of fg, in fg pixels
+  const fx0 = Math.round((x0 - sp.x) / sp.scaleX), fy0 = Math.round((y0 - sp.y) / sp.scaleY);
+  const fx1 = Math.round((x1 - sp.x) / sp.scaleX), fy1 = Math.round((y1 - sp.y) / sp.scaleY);
+  return {
+    bg: { x: x0, y: y0, width: x1 - x0, height: y1 - y0 },
+    fg: { x: fx0, y: fy0, width: Math.max(2, fx1 - fx0), height: Math.max(2, fy1 - fy0) },
+  };
+}
+
+function fmt(n: number | null | undefined): string {
+  return n === null || n === undefined ? "n/a" : n.toFixed(3);
+}
+
+/**
+ * Finds the alignment of fg inside bg. Throws a {@link VidkompyError} with exit code 3 when
+ * the inputs do not match (unless `force`).
+ */
+export async function autoAlign(opts: AutoAlignOptions): Promise<AutoAlignResult> {
+  const { tools, bg, fg } = opts;
+  const progress = opts.progress ?? silentProgress;
+  const stages: Record<string, number> = {};
+  const backend: Record<string, string> = {};
+  let t = performance.now();
+  const lap = (name: string) => {
+    const now = performance.now();
+    stages[name] = (now - t) / 1000;
+    t = now;
+  };
+
+  // --- spatial -------------------------------------------------------------------------
+  const fgIdx = spreadIndices(fg.frameCount, 5, 0.1, 0.9);
+  const fgSamples = await grabGrayFrames(fg, fgIdx, { ffmpeg: tools.ffmpeg }, "fg");
+  if (fgSamples.length === 0) throw new VidkompyError(`fg '${fg.path}' gave no frames when decoded; check the file`);
+  const content = detectContentRect(fgSamples);
+  const hasBars = content.width < fg.width || content.height < fg.height;
+  let spatial: SpatialAlignment;
+  let spatialSearched = false;
+  if (opts.spatial) {
+    spatial = opts.spatial;
+  } else {
+    progress.log("spatial: searching fg inside bg …");
+    const bgIdx = spreadIndices(bg.frameCount, Math.min(16, bg.frameCount), 0.02, 0.98);
+    const bgSamples = await grabGrayFrames(bg, bgIdx, { ffmpeg: tools.ffmpeg }, "bg");
+    if (bgSamples.length === 0) throw new VidkompyError(`bg '${bg.path}' gave no frames when decoded; check the file`);
+    const res = searchSpatial(fgSamples, bgSamples, {
+      content,
+      unscaledOnly: opts.unscaledOnly,
+      minScale: opts.scale,
+      maxScale: opts.scale,
+    });
+    spatial = toSpatial(res.best, hasBars ? content : null, res.runnerUp);
+    spatialSearched = true;
+    progress.log(
+      `spatial: x=${spatial.x} y=${spatial.y} scale=${spatial.scale.toFixed(4)} ncc=${fmt(spatial.confidence)}`,
+    );
+  }
+  if (hasBars && !spatial.content) spatial.content = content;
+  backend.spatial = "cpu";
+  lap("spatial");
+
+  if (spatialSearched && !opts.force && (spatial.confidence ?? 0) < MIN_SPATIAL_CONFIDENCE) {
+    throw new VidkompyError(
+      `fg does not appear inside bg (best spatial match ${fmt(spatial.confidence)} < ${MIN_SPATIAL_CONFIDENCE}); ` +
+        "check that both show the same footage, or pass --force",
+      ExitCode.NoAlignment,
+    );
+  }
+
+  // --- temporal ------------------------------------------------------------------------
+  let temporal: TemporalAlignment;
+  const fp = footprintOfContent(spatial, content, bg);
+  if (!fp) {
+    throw new VidkompyError("fg lies outside bg at the given position; check --x/--y/--scale", ExitCode.Usage);
+  }
+  if (opts.timeOffset !== undefined) {
+    temporal = offsetTemporal(fg, bg, opts.timeOffset);
+  } else {
+    const ringPx = opts.match === "border" ? Math.max(1, Math.round(((opts.margin ?? 8) * EMBED_W) / fp.bg.width)) : 0;
+    progress.start("embedding", fg.frameCount + bg.frameCount);
+    let nf = 0, nb = 0;
+    const [fgEmb, bgEmb] = await Promise.all([
+      embedVideo(fg, {
+        ffmpeg: tools.ffmpeg,
+        crop: fp.fg,
+        ring: ringPx,
+        onFrame: (n) => {
+          nf = n;
+          progress.update(nf + nb);
+        },
+      }, "fg"),
+      embedVideo(bg, {
+        ffmpeg: tools.ffmpeg,
+        crop: fp.bg,
+        ring: ringPx,
+        onFrame: (n) => {
+          nb = n;
+          progress.update(nf + nb);
+        },
+      }, "bg"),
+    ]);
+    progress.end();
+    backend.embedding = "cpu";
+    lap("embedding");
+    if (fgEmb.count === 0 || bgEmb.count === 0) {
+      throw new VidkompyError("no frames could be decoded for temporal alignment; check the inputs");
+    }
+    const rel = (info: VideoInfo, n: number) => {
+      const out = new Float64Array(n);
+      const t0 = info.frameTimes[0];
+      const dt = 1 / (info.fps || 25);
+      for (let i = 0; i < n; i++) {
+        out[i] = i < info.frameCount ? info.frameTimes[i] - t0 : info.frameTimes[info.frameCount - 1] - t0 + (i - info.frameCount + 1) * dt;
+      }
+      return out;
+    };
+    const res = alignTemporal({
+      fg: fgEmb,
+      fgTimes: rel(fg, fgEmb.count),
+      bg: bgEmb,
+      bgTimes: rel(bg, bgEmb.count),
+    });
+    backend.temporal = res.neighbourSearch;
+    // the decoder may give fewer/more frames than the probe counted: fit the map to fg
+    const map: number[] = new Array(fg.frameCount);
+    const held: number[] = new Array(fg.frameCount);
+    const scores: number[] = new Array(fg.frameCount);
+    const bgLast = bg.frameCount - 1;
+    for (let i = 0; i < fg.frameCount; i++) {
+      const k = Math.min(i, res.map.length - 1);
+      map[i] = Math.min(bgLast, res.map[k]);
+      held[i] = i < res.map.length ? res.held[k] : 2;
+      scores[i] = res.scores[k];
+    }
+    temporal = {
+      offset: res.offset,
+      rate: res.rate,
+      confidence: res.confidence,
+      map,
+      scores,
+      held,
+      method: "auto",
+    };
+    lap("temporal");
+    progress.log(`temporal: offset=${res.offset.toFixed(3)} s rate=${res.rate.toFixed(4)} confidence=${fmt(res.confidence)}`);
+    if (!opts.force && res.confidence < MIN_TEMPORAL_CONFIDENCE) {
+      throw new VidkompyError(
+        `fg and bg do not show the same footage (best temporal match ${fmt(res.confidence)} < ${MIN_TEMPORAL_CONFIDENCE}, ` +
+          `spatial ${fmt(spatial.confidence)}); check the inputs, or pass --force`,
+        ExitCode.NoAlignment,
+      );
+    }
+  }
+
+  // --- verify / refine the placement on time-matched pairs -------------------------------
+  if (spatialSearched) {
+    const matched: number[] = [];
+    for (let i = 0; i < temporal.map.length; i++) if (!temporal.held?.[i]) matched.push(i);
+    if (matched.length > 0) {
+      const pick = spreadIndices(matched.length, 4, 0.1, 0.9).map((k) => matched[k]);
+      const fgF = await grabGrayFrames(fg, pick, { ffmpeg: tools.ffmpeg }, "fg");
+      const bgF = await grabGrayFrames(bg, pick.map((i) => temporal.map[i]), { ffmpeg: tools.ffmpeg }, "bg");
+      const pairs = fgF.map((f, k) => ({ fg: f, bg: bgF[Math.min(k, bgF.length - 1)] })).filter((p) => p.bg);
+      if (pairs.length > 0) {
+        const refined = refineSpatial(pairs, {
+          x: spatial.x,
+          y: spatial.y,
+          scale: spatial.scale,
+          scaleX: spatial.scaleX,
+          scaleY: spatial.scaleY,
+          width: spatial.width,
+          height: spatial.height,
+          score: spatial.confidence ?? 0,
+        }, { content });
+        const runnerUp = spatial.runnerUp;
+        spatial = toSpatial(refined, spatial.content ?? null, null);
+        spatial.runnerUp = runnerUp ?? null;
+        progress.log(`refined: x=${spatial.x} y=${spatial.y} scale=${spatial.scale.toFixed(4)} ncc=${fmt(spatial.confidence)}`);
+      }
+    }
+    lap("refine");
+  }
+  return {
+    alignment: { vidkompy: 1, bg: summarize(bg), fg: summarize(fg), spatial, temporal },
+    stages,
+    backend,
+  };
+}

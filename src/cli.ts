@@ -1,0 +1,324 @@
+/**
+ * The command line: a thin layer over the library (parsing, output, exit codes).
+ * @module
+ */
+import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
+import * as path from "node:path";
+import {
+  type Alignment,
+  alignmentToJson,
+  manualSpatial,
+  offsetTemporal,
+  readAlignment,
+  summarize,
+} from "./alignment.ts";
+import { autoAlign } from "./auto_align.ts";
+import { type AudioMode, composite } from "./composite.ts";
+import { ExitCode, VidkompyError } from "./errors.ts";
+import { AtomicOutput, checkOutput, defaultOutputName } from "./output_path.ts";
+import { probeVideo, type VideoInfo } from "./probe.ts";
+import { type ProgressSink, silentProgress, StderrProgress } from "./progress.ts";
+import { resolveTools } from "./tools.ts";
+import { VERSION } from "./version.ts";
+
+function parseNumber(what: string, min?: number, max?: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === "" || !Number.isFinite(n)) {
+      throw new InvalidArgumentError(`${what} must be a number, got '${v}'.`);
+    }
+    if (min !== undefined && n < min) throw new InvalidArgumentError(`${what} must be ≥ ${min}.`);
+    if (max !== undefined && n > max) throw new InvalidArgumentError(`${what} must be ≤ ${max}.`);
+    return n;
+  };
+}
+
+function parseInteger(what: string, min?: number, max?: number) {
+  const p = parseNumber(what, min, max);
+  return (v: string): number => {
+    const n = p(v);
+    if (!Number.isInteger(n)) throw new InvalidArgumentError(`${what} must be a whole number.`);
+    return n;
+  };
+}
+
+/** Shared option values of `comp` and `align`. */
+interface CommonOptions {
+  bg: string;
+  fg: string;
+  ffmpeg?: string;
+  ffprobe?: string;
+  json?: boolean;
+  verbose?: boolean;
+  quiet?: boolean;
+  x?: number;
+  y?: number;
+  zeroShift?: boolean;
+  scale?: number;
+  timeOffset?: number;
+  match: string;
+  margin: number;
+  force?: boolean;
+  unscaled?: boolean;
+}
+
+function progressFor(o: CommonOptions): ProgressSink {
+  if (o.json || o.quiet) return o.verbose && !o.json ? new StderrProgress({ verbose: true }) : silentProgress;
+  return new StderrProgress({ verbose: o.verbose });
+}
+
+async function probeInputs(o: CommonOptions) {
+  const tools = resolveTools({ ffmpeg: o.ffmpeg, ffprobe: o.ffprobe });
+  const [bg, fg] = await Promise.all([
+    probeVideo(tools.ffprobe, o.bg, "bg"),
+    probeVideo(tools.ffprobe, o.fg, "fg"),
+  ]);
+  return { tools, bg, fg };
+}
+
+async function buildAlignment(
+  o: CommonOptions & { alignment?: string },
+  tools: ReturnType<typeof resolveTools>,
+  bg: VideoInfo,
+  fg: VideoInfo,
+  progress: ProgressSink,
+): Promise<{ alignment: Alignment; stages: Record<string, number>; backend: Record<string, string> }> {
+  const hasPos = o.x !== undefined || o.y !== undefined || o.zeroShift;
+  if (o.alignment) {
+    const a = await readAlignment(o.alignment, fg, bg);
+    if (hasPos || o.scale !== undefined) {
+      a.spatial = manualSpatial(fg, o.x ?? 0, o.y ?? 0, o.scale ?? a.spatial.scale);
+    }
+    if (o.timeOffset !== undefined) a.temporal = offsetTemporal(fg, bg, o.timeOffset);
+    return { alignment: a, stages: {}, backend: {} };
+  }
+  if (hasPos && o.timeOffset !== undefined) {
+    return {
+      alignment: {
+        vidkompy: 1,
+        bg: summarize(bg),
+        fg: summarize(fg),
+        spatial: manualSpatial(fg, o.x ?? 0, o.y ?? 0, o.scale ?? 1),
+        temporal: offsetTemporal(fg, bg, o.timeOffset),
+      },
+      stages: {},
+      backend: {},
+    };
+  }
+  const res = await autoAlign({
+    tools,
+    bg,
+    fg,
+    spatial: hasPos ? manualSpatial(fg, o.x ?? 0, o.y ?? 0, o.scale ?? 1) : undefined,
+    scale: hasPos ? undefined : o.scale,
+    timeOffset: o.timeOffset,
+    match: o.match === "border" ? "border" : "fg",
+    margin: o.margin,
+    force: o.force ?? false,
+    unscaledOnly: o.unscaled ?? false,
+    progress,
+  });
+  return { alignment: res.alignment, stages: res.stages, backend: res.backend };
+}
+
+function writeJson(obj: unknown): void {
+  console.log(JSON.stringify(obj, null, 2));
+}
+
+function alignmentSummary(a: Alignment) {
+  const held = a.temporal.held ?? [];
+  return {
+    spatial: a.spatial,
+    temporal: {
+      offset: a.temporal.offset,
+      rate: a.temporal.rate,
+      confidence: a.temporal.confidence,
+      method: a.temporal.method,
+      frames: a.temporal.map.length,
+      heldBefore: held.filter((h) => h === 1).length,
+      heldAfter: held.filter((h) => h === 2).length,
+    },
+  };
+}
+
+function addCommon<T extends Command>(cmd: T) {
+  return cmd
+    .requiredOption("--bg <file>", "background video")
+    .requiredOption("--fg <file>", "foreground video (pasted onto bg)")
+    .option("--x <px>", "fg's left edge in bg (skips spatial search)", parseInteger("--x"))
+    .option("--y <px>", "fg's top edge in bg (skips spatial search)", parseInteger("--y"))
+    .option("--zero-shift", "place fg at 0,0 (skips spatial search)")
+    .option("--scale <s>", "fg's scale inside bg (0.01–16)", parseNumber("--scale", 0.01, 16))
+    .option("--unscaled", "search only 100 % scale")
+    .option("--time-offset <s>", "bg time = fg time + S seconds (skips temporal search)", parseNumber("--time-offset"))
+    .addOption(
+      new Option("--match <area>", "what to compare in time: fg's area or a ring of bg around it")
+        .choices(["fg", "border"] as const).default("fg" as const),
+    )
+    .option("--margin <px>", "width of the border ring / feather (px)", parseInteger("--margin", 0, 1000), 8)
+    .option("--force", "composite even when fg and bg do not seem to match")
+    .option("--json", "print a machine-readable report on stdout (no progress)")
+    .option("-v, --verbose", "log details and full errors")
+    .option("-q, --quiet", "no progress output")
+    .option("--ffmpeg <path>", "ffmpeg executable (else $VIDKOMPY_FFMPEG, else PATH)")
+    .option("--ffprobe <path>", "ffprobe executable (else $VIDKOMPY_FFPROBE, else PATH)");
+}
+
+/** Builds the commander program (exported for tests). */
+export function buildProgram() {
+  const program = new Command()
+    .name("vidkompy")
+    .description(
+      "Overlay a foreground video onto a background video of the same footage, finding where " +
+        "(space) and when (time) they line up. The output has one frame per fg frame, at fg's timing.",
+    )
+    .version(VERSION, "-V, --version")
+    .showHelpAfterError("(run 'vidkompy --help' for usage)")
+    .exitOverride()
+    .configureOutput({ outputError: (str, write) => write(str) });
+
+  const comp = addCommon(program.command("comp").description("composite fg onto bg (aligning automatically)"))
+    .option("-o, --output <file>", "output file (default: {bg}_overlay_{fg}.mp4 here)")
+    .option("-y, --overwrite", "replace an existing output file")
+    .option("--alignment <file>", "use an alignment JSON (from 'vidkompy align') instead of searching")
+    .option("--codec <name>", "video encoder", "libx264")
+    .option("--crf <n>", "encoder quality (lower is better)", parseInteger("--crf", 0, 63), 18)
+    .option("--preset <name>", "encoder preset", "medium")
+    .addOption(
+      new Option("--audio <src>", "audio: fg's, bg's (shifted into sync), none, or auto (fg else bg)")
+        .choices(["auto", "fg", "bg", "none"] as const).default("auto" as const),
+    )
+    .option("--smooth", "feather fg's edges into bg over --margin px")
+    .option("--trim", "output only the fg frames that have bg content")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  vidkompy comp --bg wide.mp4 --fg crop.mp4
+  vidkompy comp --bg wide.mp4 --fg crop.mp4 -o out.mp4 --smooth --margin 12
+  vidkompy comp --bg wide.mp4 --fg crop.mp4 --x 320 --y 180 --time-offset 1.5
+  vidkompy align --bg wide.mp4 --fg crop.mp4 -o map.json && vidkompy comp --bg wide.mp4 --fg crop.mp4 --alignment map.json`,
+    )
+    .action(async (o) => {
+      const t0 = performance.now();
+      const progress = progressFor(o);
+      const { tools, bg, fg } = await probeInputs(o);
+      const outName = o.output ?? defaultOutputName(o.bg, o.fg);
+      const target = checkOutput(outName, [{ role: "bg", path: o.bg }, { role: "fg", path: o.fg }], o.overwrite ?? false);
+      // reserve the output early: fail before minutes of analysis if the folder is not writable
+      new AtomicOutput(target).discard();
+      const tProbe = (performance.now() - t0) / 1000;
+      const { alignment, stages, backend } = await buildAlignment(o, tools, bg, fg, progress);
+      const res = await composite({
+        tools,
+        bg,
+        fg,
+        alignment,
+        output: target,
+        codec: o.codec,
+        crf: o.crf,
+        preset: o.preset,
+        audio: o.audio as AudioMode,
+        feather: o.smooth ? o.margin : 0,
+        trim: o.trim ?? false,
+        progress,
+      });
+      if (o.json) {
+        writeJson({
+          vidkompy: VERSION,
+          command: "comp",
+          bg: { ...summarize(bg), audio: bg.audio !== null, vfr: bg.vfr },
+          fg: { ...summarize(fg), audio: fg.audio !== null, vfr: fg.vfr },
+          alignment: alignmentSummary(alignment),
+          backend,
+          stages: { probe: tProbe, ...stages, composite: res.seconds },
+          seconds: (performance.now() - t0) / 1000,
+          output: res,
+        });
+      } else if (!o.quiet) {
+        console.error(`wrote ${path.relative(Deno.cwd(), res.output) || res.output} (${res.frames} frames, audio: ${res.audio})`);
+      }
+    });
+  void comp;
+
+  addCommon(program.command("align").description("find the alignment and write it as JSON (no rendering)"))
+    .option("-o, --output <file>", "write the alignment JSON here (default: stdout)")
+    .option("-y, --overwrite", "replace an existing output file")
+    .action(async (o) => {
+      const t0 = performance.now();
+      const progress = progressFor(o);
+      const { tools, bg, fg } = await probeInputs(o);
+      let target: string | null = null;
+      if (o.output) {
+        target = checkOutput(o.output, [{ role: "bg", path: o.bg }, { role: "fg", path: o.fg }], o.overwrite ?? false);
+        new AtomicOutput(target).discard();
+      }
+      const { alignment, stages, backend } = await buildAlignment(o, tools, bg, fg, progress);
+      const text = alignmentToJson(alignment);
+      if (target) {
+        const out = new AtomicOutput(target);
+        try {
+          await Deno.writeTextFile(out.temp, text + "\n");
+          out.commit();
+        } catch (e) {
+          out.discard();
+          throw e;
+        }
+      }
+      if (o.json) {
+        writeJson({
+          vidkompy: VERSION,
+          command: "align",
+          bg: summarize(bg),
+          fg: summarize(fg),
+          alignment: target ? alignmentSummary(alignment) : alignment,
+          backend,
+          stages,
+          seconds: (performance.now() - t0) / 1000,
+          output: target,
+        });
+      } else if (!target) {
+        console.log(text);
+      } else if (!o.quiet) {
+        const s = alignment.spatial, t = alignment.temporal;
+        console.error(
+          `wrote ${o.output}: x=${s.x} y=${s.y} scale=${s.scale.toFixed(4)} (confidence ${
+            s.confidence?.toFixed(3) ?? "n/a"
+          }), time offset ${t.offset.toFixed(3)} s (confidence ${t.confidence?.toFixed(3) ?? "n/a"})`,
+        );
+      }
+    });
+
+  return program;
+}
+
+/** Runs the CLI with `args`; returns the exit code (never throws). */
+export async function runCli(args: string[]): Promise<number> {
+  const program = buildProgram();
+  const verbose = args.includes("--verbose") || args.includes("-v");
+  try {
+    await program.parseAsync(args, { from: "user" });
+    return ExitCode.Ok;
+  } catch (e) {
+    const err = e as { code?: string; exitCode?: number };
+    if (typeof err.code === "string" && err.code.startsWith("commander.")) {
+      if (
+        err.code === "commander.helpDisplayed" || err.code === "commander.version" ||
+        err.code === "commander.help"
+      ) {
+        return ExitCode.Ok;
+      }
+      return ExitCode.Usage;
+    }
+    if (e instanceof VidkompyError) {
+      console.error(`vidkompy: ${e.message}`);
+      if (verbose && e.detail) console.error(e.detail);
+      if (verbose && e.stack) console.error(e.stack);
+      return e.exitCode;
+    }
+    console.error(`vidkompy: unexpected error: ${(e as Error)?.message ?? String(e)}` +
+      (verbose ? "" : " (run with --verbose for details)"));
+    if (verbose) console.error((e as Error)?.stack);
+    return ExitCode.Failure;
+  }
+}

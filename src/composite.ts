@@ -1,0 +1,218 @@
+/**
+ * Foreground-first compositing: decode bg and fg once each, paste every fg frame onto its
+ * mapped bg frame, encode at fg's timestamps, mux audio, write atomically.
+ * @module
+ */
+import type { Alignment } from "./alignment.ts";
+import { featherMask, pasteYuv420 } from "./compose.ts";
+import { FrameReader } from "./decode.ts";
+import { type AudioSource, FrameEncoder } from "./encode.ts";
+import { VidkompyError } from "./errors.ts";
+import { AtomicOutput } from "./output_path.ts";
+import type { VideoInfo } from "./probe.ts";
+import { type ProgressSink, silentProgress } from "./progress.ts";
+import type { Tools } from "./tools.ts";
+
+/** Which audio goes into the output. */
+export type AudioMode = "auto" | "fg" | "bg" | "none";
+
+/** Options of {@link composite}. */
+export interface CompositeOptions {
+  /** ffmpeg/ffprobe. */
+  tools: Tools;
+  /** Background input. */
+  bg: VideoInfo;
+  /** Foreground input. */
+  fg: VideoInfo;
+  /** Where fg goes and which bg frame is under each fg frame. */
+  alignment: Alignment;
+  /** Absolute output path (already checked by checkOutput). */
+  output: string;
+  /** Video codec (default libx264). */
+  codec?: string;
+  /** CRF (default 18). */
+  crf?: number;
+  /** Preset (default medium). */
+  preset?: string;
+  /** Audio choice (default auto: fg's, else bg's shifted into sync). */
+  audio?: AudioMode;
+  /** Feather width in px (0 = hard edges). */
+  feather?: number;
+  /** Progress sink. */
+  progress?: ProgressSink;
+  /** Output only fg frames that have bg content (held frames dropped). */
+  trim?: boolean;
+}
+
+/** What compositing did. */
+export interface CompositeResult {
+  /** Output file. */
+  output: string;
+  /** Frames written. */
+  frames: number;
+  /** Output width. */
+  width: number;
+  /** Output height. */
+  height: number;
+  /** Audio source used: "fg", "bg" or "none". */
+  audio: string;
+  /** Seconds spent. */
+  seconds: number;
+  /** Frames whose bg frame was held (fg outside bg's time span). */
+  heldFrames: number;
+}
+
+/**
+ * Picks the audio source for `mode`: fg's own audio, else bg's shifted into sync.
+ * The output's first frame sits `fg.videoStart - fg.startTime` seconds after its zero (as in
+ * fg); `firstTime` is how far into fg (from its first frame) the output starts (--trim).
+ */
+export function chooseAudio(
+  mode: AudioMode,
+  fg: VideoInfo,
+  bg: VideoInfo,
+  offset: number,
+  firstTime = 0,
+): { source: AudioSource | null; label: string } {
+  const lead = fg.videoStart - fg.startTime;
+  if ((mode === "auto" || mode === "fg") && fg.audio) {
+    return { source: { path: fg.path, shift: firstTime }, label: "fg" };
+  }
+  if (mode === "fg") {
+    throw new VidkompyError(`fg '${fg.path}' has no audio; use --audio bg or --audio none`, 2);
+  }
+  if ((mode === "auto" || mode === "bg") && bg.audio) {
+    const shift = firstTime + offset + (bg.videoStart - bg.startTime) - lead;
+    return { source: { path: bg.path, shift }, label: "bg" };
+  }
+  if (mode === "bg") {
+    throw new VidkompyError(`bg '${bg.path}' has no audio; use --audio fg or --audio none`, 2);
+  }
+  return { source: null, label: "none" };
+}
+
+/** Canvas size: bg's display size rounded down to even numbers (yuv420p needs them). */
+export function canvasSize(bg: VideoInfo): { width: number; height: number } {
+  return { width: Math.max(2, bg.width & ~1), height: Math.max(2, bg.height & ~1) };
+}
+
+/** Runs the composite and returns what it did. The output appears only on success. */
+export async function composite(opts: CompositeOptions): Promise<CompositeResult> {
+  const t0 = performance.now();
+  const { bg, fg, alignment, tools } = opts;
+  const progress = opts.progress ?? silentProgress;
+  const sp = alignment.spatial;
+  const map = alignment.temporal.map;
+  const held = alignment.temporal.held;
+  const canvas = canvasSize(bg);
+  // with --trim the output covers only the fg frames that have bg content
+  let first = 0, last = fg.frameCount - 1;
+  if (opts.trim && held) {
+    while (first <= last && held[first]) first++;
+    while (last >= first && held[last]) last--;
+    if (first > last) {
+      throw new VidkompyError("--trim leaves no frames: no fg frame overlaps bg in time", 3);
+    }
+  }
+  const outFrames = last - first + 1;
+  const firstTime = fg.frameTimes[first] - fg.frameTimes[0];
+  const audio = chooseAudio(opts.audio ?? "auto", fg, bg, alignment.temporal.offset, firstTime);
+  const fgDuration = fg.frameTimes[last] - fg.frameTimes[first] + 1 / (fg.fps || 25);
+  const out = new AtomicOutput(opts.output);
+  let bgReader: FrameReader | null = null;
+  let fgReader: FrameReader | null = null;
+  let encoder: FrameEncoder | null = null;
+  let written = 0;
+  let heldFrames = 0;
+  try {
+    bgReader = FrameReader.open({
+      ffmpeg: tools.ffmpeg,
+      info: bg,
+      format: "yuv420p",
+      width: canvas.width,
+      height: canvas.height,
+      crop: canvas.width !== bg.width || canvas.height !== bg.height
+        ? { x: 0, y: 0, width: canvas.width, height: canvas.height }
+        : undefined,
+    }, "bg");
+    fgReader = FrameReader.open({
+      ffmpeg: tools.ffmpeg,
+      info: fg,
+      format: "yuv420p",
+      width: sp.width,
+      height: sp.height,
+      select: first > 0 || last < fg.frameCount - 1
+        ? Array.from({ length: outFrames }, (_, k) => first + k)
+        : undefined,
+    }, "fg");
+    encoder = await FrameEncoder.open({
+      ffmpeg: tools.ffmpeg,
+      output: out.temp,
+      width: canvas.width,
+      height: canvas.height,
+      cfrRate: fg.vfr ? null : fg.fpsRational,
+      videoStart: fg.videoStart - fg.startTime,
+      duration: fg.videoStart - fg.startTime + fgDuration,
+      codec: opts.codec,
+      crf: opts.crf,
+      preset: opts.preset,
+      audio: audio.source,
+    });
+    const mask = featherMask(sp.width, sp.height, sp.x, sp.y, canvas.width, canvas.height, opts.feather ?? 0);
+    progress.start("compositing", outFrames);
+    let bgFrame: Uint8Array | null = await bgReader.read();
+    if (!bgFrame) throw new VidkompyError(`bg '${bg.path}' gave no frames when decoded; check the file`);
+    let bgIndex = 0;
+    let bgEnded = false;
+    const t0Fg = fg.frameTimes[first];
+    for (let i = first; i <= last; i++) {
+      const fgFrame = await fgReader.read();
+      if (!fgFrame) break;
+      const target = map[Math.min(i, map.length - 1)];
+      while (bgIndex < target && !bgEnded) {
+        const next = await bgReader.read();
+        if (!next) {
+          bgEnded = true;
+          break;
+        }
+        bgFrame = next;
+        bgIndex++;
+      }
+      if (held && held[i]) heldFrames++;
+      pasteYuv420(
+        { data: bgFrame, width: canvas.width, height: canvas.height },
+        { data: fgFrame, width: sp.width, height: sp.height },
+        sp.x,
+        sp.y,
+        mask,
+      );
+      const ti = i < fg.frameCount ? fg.frameTimes[i] - t0Fg : (i - first) / (fg.fps || 25);
+      await encoder.write(bgFrame, ti);
+      written++;
+      progress.update(written);
+    }
+    if (written === 0) {
+      throw new VidkompyError(`fg '${fg.path}' gave no frames when decoded; check the file`);
+    }
+    await bgReader.close();
+    await fgReader.close();
+    await encoder.finish();
+    progress.end();
+    out.commit();
+  } catch (e) {
+    await encoder?.abort();
+    await bgReader?.close();
+    await fgReader?.close();
+    out.discard();
+    throw e;
+  }
+  return {
+    output: opts.output,
+    frames: written,
+    width: canvas.width,
+    height: canvas.height,
+    audio: audio.label,
+    seconds: (performance.now() - t0) / 1000,
+    heldFrames,
+  };
+}

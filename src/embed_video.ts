@@ -1,0 +1,72 @@
+/**
+ * Streaming a video through the frame embedding: ffmpeg crops and scales every frame to a
+ * small gray thumbnail, the CNN turns each into a compact Int8 vector.
+ * @module
+ */
+import { type CropRect, FrameReader } from "./decode.ts";
+import { EMBED_DIM, EMBED_H, EMBED_W, embedFrame } from "./embed.ts";
+import { EmbeddingStore } from "./embedding_store.ts";
+import type { VideoInfo } from "./probe.ts";
+
+/** Options of {@link embedVideo}. */
+export interface EmbedVideoOptions {
+  /** ffmpeg executable. */
+  ffmpeg: string;
+  /** Region of the display picture to embed. */
+  crop: CropRect;
+  /**
+   * Keep only a ring this many thumbnail pixels wide along the edges (--match border);
+   * the inside is set to a flat grey. 0 = whole region.
+   */
+  ring?: number;
+  /** Called with the number of frames embedded so far. */
+  onFrame?: (n: number) => void;
+}
+
+/** Flattens everything but a `ring`-pixel border of a thumbnail (in place). */
+export function keepRing(thumb: Uint8Array, w: number, h: number, ring: number): void {
+  if (ring <= 0 || 2 * ring >= Math.min(w, h)) return;
+  let sum = 0, n = 0;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      if (x < ring || x >= w - ring || y < ring || y >= h - ring) {
+        sum += thumb[y * w + x];
+        n++;
+      }
+    }
+  }
+  const mean = n ? Math.round(sum / n) : 128;
+  for (let y = ring; y < h - ring; y++) thumb.fill(mean, y * w + ring, y * w + w - ring);
+}
+
+/** Embeds every frame of `info` (inside `crop`); returns the store (one vector per frame). */
+export async function embedVideo(
+  info: VideoInfo,
+  opts: EmbedVideoOptions,
+  role = "input",
+): Promise<EmbeddingStore> {
+  const reader = FrameReader.open({
+    ffmpeg: opts.ffmpeg,
+    info,
+    format: "gray",
+    width: EMBED_W,
+    height: EMBED_H,
+    crop: opts.crop,
+    scaler: "area",
+  }, role);
+  const store = new EmbeddingStore(info.frameCount);
+  const vec = new Int8Array(EMBED_DIM);
+  try {
+    while (true) {
+      const f = await reader.read();
+      if (!f) break;
+      if (opts.ring) keepRing(f, EMBED_W, EMBED_H, opts.ring);
+      embedFrame(f, vec, 0);
+      store.push(vec);
+      opts.onFrame?.(store.count);
+    }
+  } finally {
+    await reader.close();
+  }
+  return store;
+}

@@ -1,0 +1,138 @@
+/**
+ * Output safety: default names, refusing to overwrite inputs, temp file beside the target,
+ * atomic rename at the end.
+ * @module
+ */
+import * as path from "node:path";
+import { ExitCode, VidkompyError } from "./errors.ts";
+import { registerTempFile, unregisterTempFile } from "./process.ts";
+
+/** `{bg stem}_overlay_{fg stem}.mp4` in the current directory. */
+export function defaultOutputName(bgPath: string, fgPath: string): string {
+  const stem = (p: string) => path.basename(p, path.extname(p));
+  return `${stem(bgPath)}_overlay_${stem(fgPath)}.mp4`;
+}
+
+function realOrResolved(p: string): string {
+  const abs = path.resolve(p);
+  try {
+    return Deno.realPathSync(abs);
+  } catch {
+    try {
+      return path.join(Deno.realPathSync(path.dirname(abs)), path.basename(abs));
+    } catch {
+      return abs;
+    }
+  }
+}
+
+function sameFile(a: string, b: string): boolean {
+  if (realOrResolved(a) === realOrResolved(b)) return true;
+  try {
+    const sa = Deno.statSync(a), sb = Deno.statSync(b);
+    return sa.dev === sb.dev && sa.ino !== null && sa.ino === sb.ino;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Checks that `output` can be written: not an input (symlinks and `./` spellings included),
+ * not an existing file unless `overwrite`, its folder exists and is writable. Returns the
+ * absolute target path.
+ */
+export function checkOutput(
+  output: string,
+  inputs: { role: string; path: string }[],
+  overwrite: boolean,
+): string {
+  const target = path.resolve(output);
+  for (const inp of inputs) {
+    if (sameFile(target, inp.path)) {
+      throw new VidkompyError(
+        `output '${output}' is the ${inp.role} input; choose another output path with -o`,
+        ExitCode.Usage,
+      );
+    }
+  }
+  const dir = path.dirname(target);
+  let dirInfo: Deno.FileInfo;
+  try {
+    dirInfo = Deno.statSync(dir);
+  } catch {
+    throw new VidkompyError(`output folder '${dir}' does not exist; create it or choose another -o`);
+  }
+  if (!dirInfo.isDirectory) {
+    throw new VidkompyError(`output folder '${dir}' is not a folder; choose another -o`);
+  }
+  try {
+    const st = Deno.statSync(target);
+    if (st.isDirectory) {
+      throw new VidkompyError(`output '${output}' is a folder; give a file name with -o`, ExitCode.Usage);
+    }
+    if (!overwrite) {
+      throw new VidkompyError(
+        `output '${output}' already exists; pass -y/--overwrite to replace it or choose another -o`,
+        ExitCode.Usage,
+      );
+    }
+  } catch (e) {
+    if (e instanceof VidkompyError) throw e;
+  }
+  return target;
+}
+
+/** A temporary file beside the target that becomes the target only on {@link commit}. */
+export class AtomicOutput {
+  /** Final path. */
+  readonly target: string;
+  /** Temporary path being written. */
+  readonly temp: string;
+  #done = false;
+
+  /** Creates (and reserves) the temporary file; fails early if the folder is not writable. */
+  constructor(target: string) {
+    this.target = target;
+    const ext = path.extname(target);
+    const base = path.basename(target, ext);
+    const rand = Math.random().toString(36).slice(2, 8);
+    this.temp = path.join(path.dirname(target), `.${base}.vidkompy-${Deno.pid}-${rand}.partial${ext}`);
+    try {
+      Deno.writeFileSync(this.temp, new Uint8Array(0), { createNew: true });
+    } catch (e) {
+      const why = e instanceof Deno.errors.PermissionDenied
+        ? "permission denied"
+        : (e as Error).message;
+      throw new VidkompyError(
+        `cannot write to output folder '${path.dirname(target)}' (${why}); choose another -o`,
+      );
+    }
+    registerTempFile(this.temp);
+  }
+
+  /** Renames the finished temp file onto the target. */
+  commit(): void {
+    try {
+      Deno.renameSync(this.temp, this.target);
+    } catch (e) {
+      this.discard();
+      throw new VidkompyError(
+        `cannot move the result to '${this.target}' (${(e as Error).message}); check the folder`,
+      );
+    }
+    unregisterTempFile(this.temp);
+    this.#done = true;
+  }
+
+  /** Deletes the temp file (on failure). */
+  discard(): void {
+    if (this.#done) return;
+    try {
+      Deno.removeSync(this.temp);
+    } catch {
+      // already gone
+    }
+    unregisterTempFile(this.temp);
+    this.#done = true;
+  }
+}

@@ -1,0 +1,264 @@
+/**
+ * Procedural "videos" for the temporal-alignment tests (test support only; no I/O).
+ *
+ * A master clip is a list of shots; each shot pans and zooms over a smooth seeded random texture,
+ * with optional fades and film grain that changes with every master frame. Foreground and
+ * background clips are derived by nearest-frame sampling of the master on their own timestamps,
+ * then degraded independently (grading, blur, noise, coarse quantisation), so ground truth is
+ * known exactly: two frames show the same moment when they sample the same master frame.
+ * @module
+ */
+
+/** Seeded PRNG (mulberry32) returning floats in [0, 1). */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Side of the square, wrapping textures in texels. */
+export const TEXTURE_SIZE = 256;
+
+/** Smooth multi-octave value-noise texture (values roughly in [0, 1]), wrapping at its edges. */
+export function makeTexture(seed: number): Float32Array {
+  const n = TEXTURE_SIZE;
+  const tex = new Float32Array(n * n);
+  const rnd = mulberry32(seed);
+  let amp = 1;
+  let total = 0;
+  for (const cell of [64, 32, 16, 8, 4]) {
+    const g = n / cell;
+    const lattice = new Float32Array(g * g);
+    for (let k = 0; k < lattice.length; k++) lattice[k] = rnd();
+    for (let y = 0; y < n; y++) {
+      const fy = y / cell;
+      const y0 = Math.floor(fy);
+      let ty = fy - y0;
+      ty = ty * ty * (3 - 2 * ty);
+      const r0 = (y0 % g) * g;
+      const r1 = ((y0 + 1) % g) * g;
+      for (let x = 0; x < n; x++) {
+        const fx = x / cell;
+        const x0 = Math.floor(fx);
+        let tx = fx - x0;
+        tx = tx * tx * (3 - 2 * tx);
+        const c0 = x0 % g;
+        const c1 = (x0 + 1) % g;
+        const top = lattice[r0 + c0] + (lattice[r0 + c1] - lattice[r0 + c0]) * tx;
+        const bot = lattice[r1 + c0] + (lattice[r1 + c1] - lattice[r1 + c0]) * tx;
+        tex[y * n + x] += amp * (top + (bot - top) * ty);
+      }
+    }
+    total += amp;
+    amp *= 0.6;
+  }
+  for (let k = 0; k < tex.length; k++) tex[k] /= total;
+  return tex;
+}
+
+/** One shot of the master clip. */
+export interface ShotSpec {
+  /** Length in seconds. */
+  duration: number;
+  /** Texture seed (a new seed = a scene cut). */
+  textureSeed: number;
+  /** Pan speed in output pixels per second (64-pixel-wide frame), x and y. */
+  vx: number;
+  /** Vertical pan speed in output pixels per second. */
+  vy: number;
+  /** Relative zoom change per second (0 = none). */
+  zoomRate?: number;
+  /** Seconds of fade from black at the start. */
+  fadeIn?: number;
+  /** Seconds of fade to black at the end. */
+  fadeOut?: number;
+}
+
+/** A master clip: shots played back to back at `fps`, with per-frame grain. */
+export interface MasterSpec {
+  /** Master frame rate (a common multiple of the derived clips' rates). */
+  fps: number;
+  /** Shots in order. */
+  shots: ShotSpec[];
+  /** Grain amplitude in 8-bit levels (changes every master frame). */
+  grain: number;
+}
+
+/** Output thumbnail side in pixels. */
+export const SYNTH_SIDE = 64;
+
+/** Renders master frames on demand, caching textures. */
+export class MasterClip {
+  /** Spec rendered. */
+  readonly spec: MasterSpec;
+  /** Total duration in seconds. */
+  readonly duration: number;
+  private readonly textures = new Map<number, Float32Array>();
+  private readonly starts: number[] = [];
+
+  /** Builds the renderer for `spec`. */
+  constructor(spec: MasterSpec) {
+    this.spec = spec;
+    let t = 0;
+    for (const s of spec.shots) {
+      this.starts.push(t);
+      t += s.duration;
+    }
+    this.duration = t;
+  }
+
+  /** Number of master frames. */
+  get frameCount(): number {
+    return Math.floor(this.duration * this.spec.fps);
+  }
+
+  /** Index of the shot containing master frame `m`. */
+  shotOf(m: number): number {
+    const t = m / this.spec.fps;
+    let k = 0;
+    while (k + 1 < this.starts.length && this.starts[k + 1] <= t) k++;
+    return k;
+  }
+
+  /** Renders master frame `m` into `out` (SYNTH_SIDE² floats, 8-bit scale). */
+  render(m: number, out: Float32Array): void {
+    const k = this.shotOf(m);
+    const shot = this.spec.shots[k];
+    const t = m / this.spec.fps - this.starts[k];
+    let tex = this.textures.get(shot.textureSeed);
+    if (!tex) {
+      tex = makeTexture(shot.textureSeed);
+      this.textures.set(shot.textureSeed, tex);
+    }
+    const n = TEXTURE_SIZE;
+    const side = SYNTH_SIDE;
+    const texelsPerPx = 1.5 / (1 + (shot.zoomRate ?? 0) * t);
+    const cx = 40 + shot.vx * t * 1.5;
+    const cy = 90 + shot.vy * t * 1.5;
+    let fade = 1;
+    if (shot.fadeIn && t < shot.fadeIn) fade = t / shot.fadeIn;
+    if (shot.fadeOut && t > shot.duration - shot.fadeOut) {
+      fade = Math.min(fade, Math.max(0, (shot.duration - t) / shot.fadeOut));
+    }
+    const rnd = mulberry32(0x9e3779b9 ^ (m * 2654435761));
+    for (let y = 0; y < side; y++) {
+      const ty = cy + (y - side / 2 + 0.5) * texelsPerPx;
+      const y0 = Math.floor(ty);
+      const fy = ty - y0;
+      const r0 = (((y0 % n) + n) % n) * n;
+      const r1 = ((((y0 + 1) % n) + n) % n) * n;
+      for (let x = 0; x < side; x++) {
+        const tx = cx + (x - side / 2 + 0.5) * texelsPerPx;
+        const x0 = Math.floor(tx);
+        const fx = tx - x0;
+        const c0 = ((x0 % n) + n) % n;
+        const c1 = (c0 + 1) % n;
+        const top = tex[r0 + c0] + (tex[r0 + c1] - tex[r0 + c0]) * fx;
+        const bot = tex[r1 + c0] + (tex[r1 + c1] - tex[r1 + c0]) * fx;
+        const v = (top + (bot - top) * fy) * 255 * 1.6 - 80;
+        out[y * side + x] = v * fade + (rnd() - 0.5) * 2 * this.spec.grain;
+      }
+    }
+  }
+}
+
+/** How one derived clip degrades the master (grading, blur, noise, quantisation). */
+export interface Degradation {
+  /** Contrast gain. */
+  gain: number;
+  /** Brightness offset in 8-bit levels. */
+  bias: number;
+  /** Gamma applied to the [0, 1] signal. */
+  gamma: number;
+  /** 3x3 blur mix in [0, 1] (0 = sharp). */
+  blur: number;
+  /** Additive noise amplitude in 8-bit levels (fresh per frame: encoder noise). */
+  noise: number;
+  /** Quantisation step in 8-bit levels (crude compression), 1 = none. */
+  quant: number;
+  /** Seed of the noise. */
+  seed: number;
+  /** Resampling zoom about the centre (misregistered crop), 1 = none. */
+  scale?: number;
+  /** Resampling shift in pixels (misregistered crop), x. */
+  shiftX?: number;
+  /** Resampling shift in pixels, y. */
+  shiftY?: number;
+}
+
+/** No degradation. */
+export const CLEAN: Degradation = {
+  gain: 1,
+  bias: 0,
+  gamma: 1,
+  blur: 0,
+  noise: 0,
+  quant: 1,
+  seed: 1,
+};
+
+/** Degrades a rendered frame into an 8-bit thumbnail. `scratch` holds SYNTH_SIDE² floats. */
+export function degrade(
+  frame: Float32Array,
+  d: Degradation,
+  frameSeed: number,
+  scratch: Float32Array,
+  out: Uint8Array,
+): void {
+  const side = SYNTH_SIDE;
+  const rnd = mulberry32((d.seed * 7919) ^ (frameSeed * 104729));
+  let src = frame;
+  const sc = d.scale ?? 1;
+  if (sc !== 1 || d.shiftX || d.shiftY) {
+    const h = side / 2;
+    for (let y = 0; y < side; y++) {
+      const sy = Math.min(side - 1.001, Math.max(0, (y + 0.5 - h) / sc + h - 0.5 + (d.shiftY ?? 0)));
+      const y0 = Math.floor(sy);
+      const fy = sy - y0;
+      for (let x = 0; x < side; x++) {
+        const sx = Math.min(side - 1.001, Math.max(0, (x + 0.5 - h) / sc + h - 0.5 + (d.shiftX ?? 0)));
+        const x0 = Math.floor(sx);
+        const fx = sx - x0;
+        const i0 = y0 * side + x0;
+        const top = frame[i0] + (frame[i0 + 1] - frame[i0]) * fx;
+        const bot = frame[i0 + side] + (frame[i0 + side + 1] - frame[i0 + side]) * fx;
+        scratch[y * side + x] = top + (bot - top) * fy;
+      }
+    }
+    src = scratch.slice();
+  }
+  for (let y = 0; y < side; y++) {
+    for (let x = 0; x < side; x++) {
+      const i = y * side + x;
+      let v = src[i];
+      if (d.blur > 0) {
+        let s = 0;
+        for (let dy = -1; dy <= 1; dy++) {
+          const yy = Math.min(side - 1, Math.max(0, y + dy));
+          for (let dx = -1; dx <= 1; dx++) {
+            const xx = Math.min(side - 1, Math.max(0, x + dx));
+            s += src[yy * side + xx];
+          }
+        }
+        v = v * (1 - d.blur) + (s / 9) * d.blur;
+      }
+      scratch[i] = v;
+    }
+  }
+  for (let i = 0; i < side * side; i++) {
+    let v = Math.min(1, Math.max(0, scratch[i] / 255));
+    v = Math.pow(v, d.gamma) * 255 * d.gain + d.bias + (rnd() - 0.5) * 2 * d.noise;
+    v = Math.round(v / d.quant) * d.quant;
+    out[i] = v < 0 ? 0 : v > 255 ? 255 : v;
+  }
+}
+
+/** Master frame index shown at time `t` (seconds) when sampling the master by nearest frame. */
+export function nearestMasterFrame(t: number, masterFps: number): number {
+  return Math.round(t * masterFps);
+}
