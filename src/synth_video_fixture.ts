@@ -262,3 +262,69 @@ export function degrade(
 export function nearestMasterFrame(t: number, masterFps: number): number {
   return Math.round(t * masterFps);
 }
+
+/** A clip derived from a master by nearest-frame sampling. */
+export interface DerivedSpec {
+  /** Nominal frame rate. */
+  fps: number;
+  /** Master time (seconds) shown by frame 0. */
+  start: number;
+  /** Number of frames. */
+  frames: number;
+  /** Degradation applied to every frame. */
+  degradation: Degradation;
+  /** Frame indices after which one content frame is skipped (dropped frames). */
+  drops?: number[];
+  /** Frame indices whose content is repeated by the next frame (duplicated frames). */
+  dups?: number[];
+  /** Fraction of frames removed from the timeline (variable frame rate), seeded. */
+  vfrDrop?: number;
+  /** Seed for `vfrDrop`. */
+  vfrSeed?: number;
+}
+
+/** Timestamps (presentation, seconds from 0) and master frame shown by each derived frame. */
+export interface DerivedClip {
+  /** Presentation time of each frame. */
+  times: Float64Array;
+  /** Master frame index shown by each frame (clamped to the master). */
+  master: Int32Array;
+}
+
+/** Samples the master timeline for a derived clip (no rendering). */
+export function deriveClip(spec: DerivedSpec, masterFps: number, masterFrames: number): DerivedClip {
+  const drops = new Set(spec.drops ?? []);
+  const dups = new Set(spec.dups ?? []);
+  const rnd = mulberry32(spec.vfrSeed ?? 99);
+  const times: number[] = [];
+  const master: number[] = [];
+  let content = 0;
+  for (let k = 0; k < spec.frames; k++) {
+    const keep = !(spec.vfrDrop && k > 0 && rnd() < spec.vfrDrop);
+    if (keep) {
+      times.push(k / spec.fps);
+      const m = nearestMasterFrame(spec.start + content / spec.fps, masterFps);
+      master.push(Math.max(0, Math.min(masterFrames - 1, m)));
+    }
+    content += dups.has(k) ? 0 : drops.has(k) ? 2 : 1;
+  }
+  return { times: Float64Array.from(times), master: Int32Array.from(master) };
+}
+
+/** Renders, degrades and passes each frame of a derived clip to `sink` (thumbnail, index). */
+export function renderClip(
+  clip: MasterClip,
+  derived: DerivedClip,
+  d: Degradation,
+  sink: (thumb: Uint8Array, index: number) => void,
+): void {
+  const side = SYNTH_SIDE;
+  const frame = new Float32Array(side * side);
+  const scratch = new Float32Array(side * side);
+  const thumb = new Uint8Array(side * side);
+  for (let k = 0; k < derived.master.length; k++) {
+    clip.render(derived.master[k], frame);
+    degrade(frame, d, derived.master[k] * 31 + k, scratch, thumb);
+    sink(thumb, k);
+  }
+}

@@ -1,0 +1,467 @@
+/**
+ * Coarse temporal pass: finds where in the background each foreground frame roughly lies.
+ *
+ * 1. Sub-samples fg and bg embeddings (strides chosen from the lengths so the coarse problem has at
+ *    most ~`maxFgSamples × maxBgSamples` similarities).
+ * 2. k-NN candidates per fg sample via a pluggable {@link NeighbourIndex} (exact by default).
+ * 3. Fits a monotone chain through the candidates (weighted longest-increasing-chain DP): links
+ *    that follow the steady rate cost little; "breaks" (cuts, dropped or inserted segments) cost
+ *    a constant, so isolated outliers are never worth following.
+ * 4. Estimates the rate (bg seconds per fg second) from the chain (Theil–Sen within unbroken
+ *    segments) and re-fits once when it differs from 1.
+ * 5. Converts the chain into a per-fg-frame band (bg seconds and bg frame indices) with a margin,
+ *    widening across breaks and keeping both edges monotone non-decreasing.
+ * @module
+ */
+
+import type { EmbeddingStore } from "./embedding_store.ts";
+import { dotInt8 } from "./embedding_store.ts";
+import { ExactIndex, type NeighbourIndex, searchBatch } from "./knn.ts";
+
+/** Options of {@link coarseBand}. */
+export interface BandOptions {
+  /** Factory of the neighbour index used for the candidates (default: exact). */
+  neighbourIndex?: () => NeighbourIndex;
+  /** Candidates per fg sample (default 8). */
+  k?: number;
+  /** Upper bound on fg samples (default 512). */
+  maxFgSamples?: number;
+  /** Upper bound on bg samples (default 2048). */
+  maxBgSamples?: number;
+  /** Minimum band half-width in bg frames (default: derived from the bg stride). */
+  margin?: number;
+}
+
+/** One point of the fitted chain (frame indices in the full-rate sequences). */
+export interface ChainPoint {
+  /** fg frame index. */
+  fg: number;
+  /** bg frame index. */
+  bg: number;
+  /** Cosine similarity of the pair. */
+  score: number;
+  /** True when the link from the previous chain point is a break (not steady-rate). */
+  breakBefore: boolean;
+}
+
+/** Output of the coarse pass. */
+export interface Band {
+  /** First bg frame index of the band, per fg frame (clamped to the bg range, non-decreasing). */
+  lo: Int32Array;
+  /** Last bg frame index of the band, per fg frame (clamped, non-decreasing, ≥ lo). */
+  hi: Int32Array;
+  /** Band start in bg seconds per fg frame (not clamped: may lie before bg's first frame). */
+  loTime: Float64Array;
+  /** Band end in bg seconds per fg frame (not clamped: may lie after bg's last frame). */
+  hiTime: Float64Array;
+  /** 0 = may overlap bg, 1 = whole band before bg's first frame, 2 = after bg's last frame. */
+  outside: Uint8Array;
+  /** Median of `bgTime − rate·fgTime` over the chain (seconds). */
+  offset: number;
+  /** Estimated bg seconds per fg second. */
+  rate: number;
+  /** Fitted chain, in fg order. */
+  chain: ChainPoint[];
+  /** fg frame indices where the chain breaks (cuts, dropped or inserted segments). */
+  breaks: number[];
+  /** fg sampling stride of the coarse problem. */
+  fgStride: number;
+  /** bg sampling stride of the coarse problem. */
+  bgStride: number;
+  /** Band half-width margin in bg frames. */
+  margin: number;
+  /** `kind` of the neighbour index used. */
+  neighbourSearch: string;
+  /** Typical similarity of unrelated frame pairs (median over random pairs). */
+  baseline: number;
+}
+
+/** Median frame period of a timestamp array (falls back to 1/30 s). */
+export function framePeriod(times: Float64Array): number {
+  const n = times.length;
+  if (n < 2) return 1 / 30;
+  const step = Math.max(1, Math.floor((n - 1) / 2000));
+  const d: number[] = [];
+  for (let i = step; i < n; i += step) d.push((times[i] - times[i - step]) / step);
+  d.sort((a, b) => a - b);
+  const p = d[d.length >> 1];
+  return p > 0 ? p : 1 / 30;
+}
+
+/** Median of a numeric array (NaN when empty); sorts a copy. */
+export function median(values: ArrayLike<number>): number {
+  const a = Array.from(values).sort((x, y) => x - y);
+  if (a.length === 0) return NaN;
+  const m = a.length >> 1;
+  return a.length % 2 ? a[m] : 0.5 * (a[m - 1] + a[m]);
+}
+
+/** Index of the first element of sorted `times` that is ≥ `t` (times.length if none). */
+export function lowerBound(times: Float64Array, t: number): number {
+  let lo = 0, hi = times.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (times[mid] < t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Fenwick tree of prefix maxima (with argmax) over positions 0..n-1. */
+class PrefixMax {
+  private readonly val: Float64Array;
+  private readonly arg: Int32Array;
+  constructor(n: number) {
+    this.val = new Float64Array(n + 1).fill(-Infinity);
+    this.arg = new Int32Array(n + 1).fill(-1);
+  }
+  update(pos: number, v: number, id: number): void {
+    for (let i = pos + 1; i < this.val.length; i += i & -i) {
+      if (v > this.val[i]) {
+        this.val[i] = v;
+        this.arg[i] = id;
+      }
+    }
+  }
+  /** Max over positions 0..pos; returns [value, id]. */
+  query(pos: number): [number, number] {
+    let best = -Infinity, id = -1;
+    for (let i = Math.min(pos + 1, this.val.length - 1); i > 0; i -= i & -i) {
+      if (this.val[i] > best) {
+        best = this.val[i];
+        id = this.arg[i];
+      }
+    }
+    return [best, id];
+  }
+}
+
+interface Candidates {
+  /** fg frame index per point. */
+  fg: Int32Array;
+  /** bg frame index per point. */
+  bg: Int32Array;
+  /** bg sample index per point (for the prefix-max tree). */
+  bgSample: Int32Array;
+  /** Cosine per point. */
+  score: Float32Array;
+  /** Chain weight per point (> 0). */
+  weight: Float64Array;
+  /** Points of fg sample a: [start[a], start[a+1]). */
+  start: Int32Array;
+}
+
+const LINK_WINDOW = 6;
+const LINK_COST = 0.1;
+const BREAK_COST = 0.5;
+const MIN_WEIGHT = 0.2;
+
+/**
+ * Turns k-NN results into weighted chain candidates. With `distinctiveOnly`, fg samples whose
+ * match is ambiguous (a candidate far from the best one in bg time scores almost as well, e.g.
+ * inside a static shot) contribute no points: the chain bridges them at the steady rate instead.
+ */
+function candidates(
+  ids: Int32Array,
+  scores: Float32Array,
+  k: number,
+  nF: number,
+  sF: number,
+  sB: number,
+  M: number,
+  bgTimes: Float64Array,
+  baseline: number,
+  tol: number,
+  distinctiveOnly: boolean,
+): Candidates {
+  const fgA: number[] = [], bgA: number[] = [], bsA: number[] = [], scA: number[] = [];
+  const wA: number[] = [];
+  const start = new Int32Array(nF + 1);
+  const far = Math.max(tol, 0.5);
+  for (let a = 0; a < nF; a++) {
+    start[a] = fgA.length;
+    const o = a * k;
+    if (ids[o] < 0) continue;
+    if (distinctiveOnly) {
+      const s1 = scores[o];
+      const eps = 0.1 * (1 - s1) + 0.001;
+      const t1 = bgTimes[Math.min(M - 1, ids[o] * sB)];
+      let ambiguous = false;
+      for (let r = 1; r < k && ids[o + r] >= 0; r++) {
+        const t = bgTimes[Math.min(M - 1, ids[o + r] * sB)];
+        if (Math.abs(t - t1) > far && scores[o + r] >= s1 - eps) ambiguous = true;
+      }
+      if (ambiguous) continue;
+    }
+    for (let r = 0; r < k; r++) {
+      const id = ids[o + r];
+      if (id < 0) break;
+      const s = scores[o + r];
+      const w = (s - baseline) / (1 - baseline) - MIN_WEIGHT;
+      if (!(w > 0)) continue;
+      fgA.push(a * sF);
+      bgA.push(Math.min(M - 1, id * sB));
+      bsA.push(id);
+      scA.push(s);
+      wA.push(w);
+    }
+  }
+  start[nF] = fgA.length;
+  return {
+    fg: Int32Array.from(fgA),
+    bg: Int32Array.from(bgA),
+    bgSample: Int32Array.from(bsA),
+    score: Float32Array.from(scA),
+    weight: Float64Array.from(wA),
+    start,
+  };
+}
+
+/** Runs the chain DP for a given rate; returns the chain as point ids in fg order. */
+function fitChain(
+  c: Candidates,
+  fgTimes: Float64Array,
+  bgTimes: Float64Array,
+  nBgSamples: number,
+  rate: number,
+  tol: number,
+): { ids: number[]; breaks: boolean[] } {
+  const P = c.fg.length;
+  const score = new Float64Array(P);
+  const prev = new Int32Array(P).fill(-1);
+  const isBreak = new Uint8Array(P);
+  const tree = new PrefixMax(nBgSamples);
+  const nS = c.start.length - 1;
+  for (let a = 0; a < nS; a++) {
+    for (let p = c.start[a]; p < c.start[a + 1]; p++) {
+      const tfp = fgTimes[c.fg[p]], tbp = bgTimes[c.bg[p]];
+      let best = 0, from = -1, brk = 0;
+      const [bv, bid] = tree.query(c.bgSample[p]);
+      if (bv - BREAK_COST > best) {
+        best = bv - BREAK_COST;
+        from = bid;
+        brk = 1;
+      }
+      const q0 = c.start[Math.max(0, a - LINK_WINDOW)];
+      for (let q = q0; q < c.start[a]; q++) {
+        const dtb = tbp - bgTimes[c.bg[q]];
+        if (dtb < -tol) continue;
+        const dev = Math.abs(dtb - rate * (tfp - fgTimes[c.fg[q]]));
+        if (dev > tol) continue;
+        const v = score[q] - LINK_COST * (dev / tol);
+        if (v > best) {
+          best = v;
+          from = q;
+          brk = 0;
+        }
+      }
+      score[p] = c.weight[p] + best;
+      prev[p] = from;
+      isBreak[p] = brk;
+    }
+    for (let p = c.start[a]; p < c.start[a + 1]; p++) tree.update(c.bgSample[p], score[p], p);
+  }
+  let end = -1, endScore = -Infinity;
+  for (let p = 0; p < P; p++) {
+    if (score[p] > endScore) {
+      endScore = score[p];
+      end = p;
+    }
+  }
+  const ids: number[] = [];
+  const breaks: boolean[] = [];
+  for (let p = end; p >= 0; p = prev[p]) {
+    ids.push(p);
+    breaks.push(isBreak[p] === 1 && prev[p] >= 0);
+  }
+  ids.reverse();
+  breaks.reverse();
+  return { ids, breaks };
+}
+
+/** Theil–Sen slope of bg time vs fg time within unbroken chain segments (NaN if too short). */
+function chainRate(
+  c: Candidates,
+  ids: number[],
+  breaks: boolean[],
+  fgTimes: Float64Array,
+  bgTimes: Float64Array,
+  minSpan: number,
+): number {
+  const slopes: number[] = [];
+  let segStart = 0;
+  for (let s = 1; s <= ids.length; s++) {
+    if (s < ids.length && !breaks[s]) continue;
+    const seg = ids.slice(segStart, s);
+    const stride = Math.max(1, Math.floor(seg.length / 60));
+    for (let x = 0; x < seg.length; x += stride) {
+      for (let y = x + stride; y < seg.length; y += stride) {
+        const dtf = fgTimes[c.fg[seg[y]]] - fgTimes[c.fg[seg[x]]];
+        if (dtf < minSpan) continue;
+        slopes.push((bgTimes[c.bg[seg[y]]] - bgTimes[c.bg[seg[x]]]) / dtf);
+      }
+    }
+    segStart = s;
+  }
+  return slopes.length >= 3 ? median(slopes) : NaN;
+}
+
+/**
+ * Coarse alignment of fg against bg: returns a per-fg-frame band of bg frames that contains the
+ * true match (given steady-ish footage), plus offset, rate and breaks. Time and memory are
+ * O(N + M + samples); the only quadratic part is the k-NN over the sub-sampled sets.
+ */
+export function coarseBand(
+  fg: EmbeddingStore,
+  fgTimes: Float64Array,
+  bg: EmbeddingStore,
+  bgTimes: Float64Array,
+  opts: BandOptions = {},
+): Band {
+  const N = fg.count, M = bg.count;
+  if (N === 0 || M === 0) throw new RangeError("coarseBand needs non-empty fg and bg");
+  if (fgTimes.length !== N || bgTimes.length !== M) {
+    throw new RangeError("timestamp arrays must match the embedding counts");
+  }
+  const dim = fg.dim;
+  const k = opts.k ?? 8;
+  const sF = Math.max(1, Math.ceil(N / (opts.maxFgSamples ?? 512)));
+  const sB = Math.max(1, Math.ceil(M / (opts.maxBgSamples ?? 2048)));
+  const nF = Math.ceil(N / sF), nB = Math.ceil(M / sB);
+  const bgPeriod = framePeriod(bgTimes);
+  const fgPeriod = framePeriod(fgTimes);
+
+  const index = (opts.neighbourIndex ?? (() => new ExactIndex(dim)))();
+  for (let b = 0; b < nB; b++) index.add(bg.data, b * sB * dim);
+  const queries = new Int8Array(nF * dim);
+  for (let a = 0; a < nF; a++) {
+    queries.set(fg.data.subarray(a * sF * dim, (a * sF + 1) * dim), a * dim);
+  }
+  const nn = searchBatch(index, queries, dim, k);
+
+  // Similarity of unrelated pairs: fg samples against pseudo-random bg frames.
+  const bgInv = new Float32Array(M);
+  const rnd: number[] = [];
+  let seed = 12345;
+  for (let a = 0; a < nF; a++) {
+    const qo = a * dim;
+    const qq = dotInt8(queries, qo, queries, qo, dim);
+    if (qq === 0) continue;
+    for (let r = 0; r < 4; r++) {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      const j = seed % M;
+      if (bgInv[j] === 0) {
+        const bb = dotInt8(bg.data, j * dim, bg.data, j * dim, dim);
+        bgInv[j] = bb > 0 ? 1 / Math.sqrt(bb) : -1;
+      }
+      if (bgInv[j] > 0) {
+        rnd.push(dotInt8(queries, qo, bg.data, j * dim, dim) * bgInv[j] / Math.sqrt(qq));
+      }
+    }
+  }
+  const baseline = rnd.length ? Math.min(0.98, median(rnd)) : 0;
+
+  const tol = (1.5 * sB + 2) * bgPeriod + 0.05 * sF * fgPeriod;
+  const cand = candidates(nn.indices, nn.scores, nn.k, nF, sF, sB, M, bgTimes, baseline, tol, true);
+  const all = cand.fg.length >= 2
+    ? cand
+    : candidates(nn.indices, nn.scores, nn.k, nF, sF, sB, M, bgTimes, baseline, tol, false);
+
+  const minSpan = Math.max(2, 10 * sF * fgPeriod);
+  let rate = 1;
+  let fit = fitChain(all, fgTimes, bgTimes, nB, rate, tol);
+  const est = chainRate(all, fit.ids, fit.breaks, fgTimes, bgTimes, minSpan);
+  if (Number.isFinite(est) && est > 0.25 && est < 4) {
+    if (Math.abs(est - 1) > 0.01) {
+      rate = est;
+      fit = fitChain(all, fgTimes, bgTimes, nB, rate, tol);
+      const est2 = chainRate(all, fit.ids, fit.breaks, fgTimes, bgTimes, minSpan);
+      if (Number.isFinite(est2) && est2 > 0.25 && est2 < 4) rate = est2;
+    } else {
+      rate = est;
+    }
+  }
+
+  const chain: ChainPoint[] = fit.ids.map((p, s) => ({
+    fg: all.fg[p],
+    bg: all.bg[p],
+    score: all.score[p],
+    breakBefore: fit.breaks[s],
+  }));
+  const marginFrames = Math.max(opts.margin ?? 0, Math.ceil(1.5 * sB) + 3);
+  const band = bandFromChain(chain, fgTimes, bgTimes, rate, marginFrames * bgPeriod, fgPeriod);
+  const offs = chain.map((p) => bgTimes[p.bg] - rate * fgTimes[p.fg]);
+  return {
+    ...band,
+    offset: offs.length ? median(offs) : 0,
+    rate,
+    chain,
+    breaks: chain.filter((p) => p.breakBefore).map((p) => p.fg),
+    fgStride: sF,
+    bgStride: sB,
+    margin: marginFrames,
+    neighbourSearch: index.kind,
+    baseline,
+  };
+}
+
+/**
+ * Per-fg-frame band from a chain: between consecutive chain points the band spans both points'
+ * steady-rate extrapolations (and, across a break, both points' bg times); outside the chain it
+ * extrapolates at `rate`. Adds `margin` seconds each side and makes both edges non-decreasing.
+ */
+export function bandFromChain(
+  chain: ChainPoint[],
+  fgTimes: Float64Array,
+  bgTimes: Float64Array,
+  rate: number,
+  margin: number,
+  fgPeriod: number,
+): Pick<Band, "lo" | "hi" | "loTime" | "hiTime" | "outside"> {
+  const N = fgTimes.length, M = bgTimes.length;
+  const loTime = new Float64Array(N);
+  const hiTime = new Float64Array(N);
+  if (chain.length === 0) {
+    // No evidence at all: the band is the whole bg.
+    loTime.fill(bgTimes[0] - margin);
+    hiTime.fill(bgTimes[M - 1] + margin);
+  } else {
+    let c = 0; // chain[c] is the first chain point with fg index > i
+    for (let i = 0; i < N; i++) {
+      while (c < chain.length && chain[c].fg <= i) c++;
+      const t = fgTimes[i];
+      const q = c > 0 ? chain[c - 1] : undefined;
+      const p = c < chain.length ? chain[c] : undefined;
+      let lo = Infinity, hi = -Infinity;
+      if (q) {
+        const a = bgTimes[q.bg] + rate * (t - fgTimes[q.fg]);
+        lo = Math.min(lo, a);
+        hi = Math.max(hi, a);
+      }
+      if (p) {
+        const b = bgTimes[p.bg] - rate * (fgTimes[p.fg] - t);
+        lo = Math.min(lo, b);
+        hi = Math.max(hi, b);
+      }
+      if (q && p && p.breakBefore) {
+        lo = Math.min(lo, bgTimes[q.bg]);
+        hi = Math.max(hi, bgTimes[p.bg]);
+      }
+      loTime[i] = lo - margin;
+      hiTime[i] = hi + margin;
+    }
+  }
+  for (let i = N - 2; i >= 0; i--) if (loTime[i] > loTime[i + 1]) loTime[i] = loTime[i + 1];
+  for (let i = 1; i < N; i++) if (hiTime[i] < hiTime[i - 1]) hiTime[i] = hiTime[i - 1];
+  const lo = new Int32Array(N);
+  const hi = new Int32Array(N);
+  const outside = new Uint8Array(N);
+  const half = 0.5 * (M > 1 ? (bgTimes[M - 1] - bgTimes[0]) / (M - 1) : fgPeriod);
+  for (let i = 0; i < N; i++) {
+    lo[i] = Math.min(M - 1, lowerBound(bgTimes, loTime[i] - half));
+    hi[i] = Math.max(lo[i], Math.min(M - 1, lowerBound(bgTimes, hiTime[i] + half) - 1));
+    if (hiTime[i] < bgTimes[0] - half) outside[i] = 1;
+    else if (loTime[i] > bgTimes[M - 1] + half) outside[i] = 2;
+  }
+  return { lo, hi, loTime, hiTime, outside };
+}

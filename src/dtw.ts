@@ -1,0 +1,347 @@
+/**
+ * Banded, asymmetric DTW of fg frames onto bg frames, on typed arrays, in O(N·band) time and memory.
+ *
+ * Every fg frame i gets exactly one bg frame j(i); j is non-decreasing; bg frames may repeat or be
+ * skipped. Cost per fg frame = (1 − cosine(fg_i, bg_j)) plus a timestamp-based step penalty.
+ *
+ * The step penalty is computed on a continuous bg time τ(i) instead of the chosen frame's
+ * timestamp: the DP state of fg frame i is τ(i) = rate·t_fg(i) + c(i), with the "phase" c(i) on a
+ * grid of 1/Q bg frame, and j(i) = the bg frame nearest to τ(i). Keeping c constant is the
+ * steady-rate path and costs nothing (for any fps ratio: 24→30 alternates frame steps 0/1 for
+ * free, in the right places); changing it costs `switchCost + λ·|Δτ − rate·Δt_fg|·fgFps` (capped
+ * at `switchCost + jumpCost` for long jumps, e.g. edits). A penalty on the frame timestamps alone
+ * (|Δt_bg − Δt_fg|) cannot do this: it is invariant to reordering the 0/1 steps, so in static
+ * stretches the path could bunch up by many frames at no cost. Free start and free end in bg.
+ *
+ * States whose τ lies before bg's first or after its last frame map to that frame (clamped), so a
+ * fg running past either end of bg keeps its phase and the caller can flag it from τ(i).
+ *
+ * Memory: similarities of the band cells (float32 per cell) and back-pointers (int16/int32 per
+ * state, Q states per cell), stored row by row inside the band — never an N×M matrix.
+ * @module
+ */
+
+import type { EmbeddingStore } from "./embedding_store.ts";
+import { dotInt8 } from "./embedding_store.ts";
+import { framePeriod, lowerBound } from "./band.ts";
+
+/** Cosine similarities of every fg frame with the bg frames of its band (cached per row). */
+export interface BandSims {
+  /** First fg frame covered. */
+  start: number;
+  /** One past the last fg frame covered. */
+  end: number;
+  /** First cached bg frame per row (row r = fg frame start + r). */
+  jLo: Int32Array;
+  /** Last cached bg frame per row. */
+  jHi: Int32Array;
+  /** Offset of each row in `sims` (length rows + 1). */
+  rowOffset: Float64Array;
+  /** Cosines, row-major inside the band. */
+  sims: Float32Array;
+  /** Number of cosines computed (band cells). */
+  cells: number;
+}
+
+/**
+ * Computes the cosines of fg frames `[start, end)` with the bg frames whose timestamps lie in the
+ * per-fg-frame window `[loTime[i], hiTime[i]]` (seconds; padded by one frame each side, clamped to
+ * bg). `fgInv` / `bgInv` are the stores' `invNorms()` (computed when omitted).
+ */
+export function bandSimilarities(
+  fg: EmbeddingStore,
+  bg: EmbeddingStore,
+  bgTimes: Float64Array,
+  loTime: Float64Array,
+  hiTime: Float64Array,
+  start = 0,
+  end = fg.count,
+  fgInv: Float32Array = fg.invNorms(),
+  bgInv: Float32Array = bg.invNorms(),
+): BandSims {
+  const M = bg.count;
+  const rows = Math.max(0, end - start);
+  const jLo = new Int32Array(rows);
+  const jHi = new Int32Array(rows);
+  const rowOffset = new Float64Array(rows + 1);
+  let total = 0;
+  for (let r = 0; r < rows; r++) {
+    const i = start + r;
+    const a = Math.max(0, Math.min(M - 1, lowerBound(bgTimes, loTime[i]) - 1));
+    const b = Math.max(a, Math.min(M - 1, lowerBound(bgTimes, hiTime[i]) + 1));
+    jLo[r] = a;
+    jHi[r] = b;
+    rowOffset[r] = total;
+    total += b - a + 1;
+  }
+  rowOffset[rows] = total;
+  const sims = new Float32Array(total);
+  const dim = fg.dim;
+  const fd = fg.data, bd = bg.data;
+  for (let r = 0; r < rows; r++) {
+    const i = start + r;
+    const fi = fgInv[i];
+    const o = rowOffset[r] - jLo[r];
+    if (fi === 0) continue;
+    for (let j = jLo[r]; j <= jHi[r]; j++) {
+      sims[o + j] = dotInt8(fd, i * dim, bd, j * dim, dim) * fi * bgInv[j];
+    }
+  }
+  return { start, end, jLo, jHi, rowOffset, sims, cells: total };
+}
+
+/** Tuning of {@link alignBanded}. Costs are in units of (1 − cosine). */
+export interface DtwOptions {
+  /** bg seconds per fg second of the steady path (default 1). */
+  rate?: number;
+  /** Phase grid resolution: states per bg frame (default 8). */
+  phaseSteps?: number;
+  /** Constant cost of any phase change (default 0.002). */
+  switchCost?: number;
+  /** Cost per fg frame of phase change, λ in λ·|Δτ − rate·Δt_fg|·fgFps (default 0.002). */
+  lambda?: number;
+  /** Cap of the λ term, so long jumps (edits, gaps) cost a constant (default 0.05). */
+  jumpCost?: number;
+}
+
+/** Result of {@link alignBanded}; arrays have one entry per fg frame in `[start, end)`. */
+export interface DtwResult {
+  /** bg frame per fg frame (non-decreasing, clamped to bg). */
+  map: Int32Array;
+  /** Continuous bg time τ(i) = rate·t_fg(i) + phase (may lie outside bg's time range). */
+  target: Float64Array;
+  /** Cosine of each fg frame with its bg frame. */
+  scores: Float32Array;
+  /** Total path cost. */
+  cost: number;
+  /** DP states evaluated. */
+  states: number;
+  /** Phase changes along the path: their count and the sum of the small ones (< 0.5 frame). */
+  switches: number;
+  /** Sum of sub-half-frame phase changes (seconds): a rate error shows up here. */
+  drift: number;
+}
+
+/**
+ * Nearest bg frame to τ = base + (k + x)·step for x in [0, width), clamped to [jLo, jHi]
+ * (ties go to the earlier frame).
+ */
+function rowFrames(
+  bgTimes: Float64Array,
+  base: number,
+  k: number,
+  step: number,
+  width: number,
+  jLo: number,
+  jHi: number,
+  out: Int32Array,
+): void {
+  const M = bgTimes.length;
+  const tau0 = base + k * step;
+  let j = lowerBound(bgTimes, tau0);
+  if (j >= M) j = M - 1;
+  if (j > 0 && tau0 - bgTimes[j - 1] <= bgTimes[j] - tau0) j--;
+  for (let x = 0; x < width; x++) {
+    const tau = base + (k + x) * step;
+    while (j + 1 < M && bgTimes[j + 1] - tau < tau - bgTimes[j]) j++;
+    out[x] = j < jLo ? jLo : j > jHi ? jHi : j;
+  }
+}
+
+/**
+ * Banded DTW over cached band similarities. `loTime` / `hiTime` (bg seconds per fg frame, the same
+ * windows given to {@link bandSimilarities}) bound the states; the band edges should be
+ * non-decreasing in i.
+ */
+export function alignBanded(
+  band: BandSims,
+  fgTimes: Float64Array,
+  bgTimes: Float64Array,
+  loTime: Float64Array,
+  hiTime: Float64Array,
+  opts: DtwOptions = {},
+): DtwResult {
+  const rate = opts.rate ?? 1;
+  const Q = opts.phaseSteps ?? 8;
+  const kappa = opts.switchCost ?? 0.002;
+  const lambda = opts.lambda ?? 0.002;
+  const jumpCost = opts.jumpCost ?? 0.05;
+  const rows = band.end - band.start;
+  const empty: DtwResult = {
+    map: new Int32Array(0),
+    target: new Float64Array(0),
+    scores: new Float32Array(0),
+    cost: 0,
+    states: 0,
+    switches: 0,
+    drift: 0,
+  };
+  if (rows <= 0) return empty;
+  const bgPeriod = framePeriod(bgTimes);
+  const delta = bgPeriod / Q;
+  const fgFps = 1 / framePeriod(fgTimes);
+  const lam = lambda * delta * fgFps; // cost per grid step of phase change
+
+  // State ranges per row: phase k·delta covers [loTime, hiTime] in bg time.
+  const k0 = new Float64Array(rows);
+  const wid = new Int32Array(rows);
+  let maxW = 1;
+  let maxShift = 0;
+  let totalStates = 0;
+  for (let r = 0; r < rows; r++) {
+    const i = band.start + r;
+    const base = rate * fgTimes[i];
+    const a = Math.floor((loTime[i] - base) / delta);
+    const b = Math.max(a, Math.ceil((hiTime[i] - base) / delta));
+    k0[r] = a;
+    wid[r] = b - a + 1;
+    if (wid[r] > maxW) maxW = wid[r];
+    if (r > 0) maxShift = Math.max(maxShift, Math.abs(a - k0[r - 1]));
+    totalStates += wid[r];
+  }
+  const rowStart = new Float64Array(rows + 1);
+  for (let r = 0; r < rows; r++) rowStart[r + 1] = rowStart[r] + wid[r];
+  const back: Int16Array | Int32Array = 2 * maxW + maxShift < 32000
+    ? new Int16Array(totalStates)
+    : new Int32Array(totalStates);
+
+  let dPrev = new Float64Array(maxW);
+  let dCur = new Float64Array(maxW);
+  let jPrev = new Int32Array(maxW);
+  let jCur = new Int32Array(maxW);
+  const pmVal = new Float64Array(maxW);
+  const pmArg = new Int32Array(maxW);
+  const dq = new Int32Array(maxW);
+  const sims = band.sims;
+
+  for (let r = 0; r < rows; r++) {
+    const i = band.start + r;
+    const w = wid[r];
+    const ka = k0[r];
+    rowFrames(bgTimes, rate * fgTimes[i], ka, delta, w, band.jLo[r], band.jHi[r], jCur);
+    const so = band.rowOffset[r] - band.jLo[r];
+    const bo = rowStart[r];
+    if (r === 0) {
+      for (let x = 0; x < w; x++) {
+        dCur[x] = 1 - sims[so + jCur[x]];
+        back[bo + x] = 0;
+      }
+    } else {
+      const wp = wid[r - 1];
+      const kp = k0[r - 1];
+      // prefix minima of the previous row (jump transitions)
+      let m = Infinity, am = -1;
+      for (let x = 0; x < wp; x++) {
+        if (dPrev[x] < m) {
+          m = dPrev[x];
+          am = x;
+        }
+        pmVal[x] = m;
+        pmArg[x] = am;
+      }
+      // forward L1 transform: f = min_{k' < k} dPrev(k') + lam·(k − k'), swept from min(ka, kp)
+      let fVal = Infinity, fArg = -1;
+      let kf = Math.min(ka, kp); // next k' to fold into f
+      // backward window deque over k' in (k, K(k)] with value dPrev(k') + lam·k'
+      let dqHead = 0, dqTail = 0;
+      let nextIn = 0; // next prev-row index to push into the deque
+      let K = -1; // largest prev index x' with jPrev[x'] <= jCur[x]
+      let anyFinite = false;
+      for (let x = 0; x < w; x++) {
+        const k = ka + x;
+        const jc = jCur[x];
+        // fold prev states k' < k into the forward transform
+        while (kf < k) {
+          fVal += lam;
+          const xp = kf - kp;
+          if (xp >= 0 && xp < wp && dPrev[xp] + lam < fVal) {
+            fVal = dPrev[xp] + lam;
+            fArg = kf;
+          }
+          kf++;
+        }
+        while (K + 1 < wp && jPrev[K + 1] <= jc) K++;
+        // backward window: k' in (k, kp + K]
+        while (nextIn <= K) {
+          const v = dPrev[nextIn] + lam * nextIn;
+          while (dqTail > dqHead && dPrev[dq[dqTail - 1]] + lam * dq[dqTail - 1] >= v) dqTail--;
+          dq[dqTail++] = nextIn++;
+        }
+        const xk = k - kp; // this state's index in the previous row
+        while (dqTail > dqHead && dq[dqHead] <= xk) dqHead++;
+        let best = Infinity, src = 0;
+        if (xk >= 0 && xk < wp) {
+          best = dPrev[xk];
+          src = k;
+        }
+        if (kappa + fVal < best) {
+          best = kappa + fVal;
+          src = fArg;
+        }
+        if (dqTail > dqHead) {
+          const xb = dq[dqHead];
+          const v = kappa + dPrev[xb] + lam * (xb - xk);
+          if (v < best) {
+            best = v;
+            src = kp + xb;
+          }
+        }
+        if (K >= 0) {
+          const v = kappa + jumpCost + pmVal[K];
+          if (v < best) {
+            best = v;
+            src = kp + pmArg[K];
+          }
+        }
+        dCur[x] = best + 1 - sims[so + jc];
+        back[bo + x] = src - k;
+        if (best < Infinity) anyFinite = true;
+      }
+      if (!anyFinite) {
+        // Degenerate band (no monotone predecessor): restart from the previous row's best.
+        for (let x = 0; x < w; x++) {
+          dCur[x] = kappa + jumpCost + pmVal[wp - 1] + 1 - sims[so + jCur[x]];
+          back[bo + x] = kp + pmArg[wp - 1] - (ka + x);
+        }
+      }
+    }
+    const td = dPrev;
+    dPrev = dCur;
+    dCur = td;
+    const tj = jPrev;
+    jPrev = jCur;
+    jCur = tj;
+  }
+
+  // Free end: best state of the last row; then follow back-pointers.
+  const last = rows - 1;
+  let bestX = 0;
+  for (let x = 1; x < wid[last]; x++) if (dPrev[x] < dPrev[bestX]) bestX = x;
+  const cost = dPrev[bestX];
+  const ks = new Float64Array(rows);
+  let k = k0[last] + bestX;
+  for (let r = last; r >= 0; r--) {
+    ks[r] = k;
+    k += back[rowStart[r] + (k - k0[r])];
+  }
+  const map = new Int32Array(rows);
+  const target = new Float64Array(rows);
+  const scores = new Float32Array(rows);
+  const one = new Int32Array(1);
+  let switches = 0, drift = 0;
+  for (let r = 0; r < rows; r++) {
+    const i = band.start + r;
+    const tau = rate * fgTimes[i] + ks[r] * delta;
+    rowFrames(bgTimes, rate * fgTimes[i], ks[r], delta, 1, band.jLo[r], band.jHi[r], one);
+    map[r] = r > 0 && one[0] < map[r - 1] ? map[r - 1] : one[0];
+    target[r] = tau;
+    const jj = Math.min(band.jHi[r], Math.max(band.jLo[r], map[r]));
+    scores[r] = band.sims[band.rowOffset[r] - band.jLo[r] + jj];
+    if (r > 0 && ks[r] !== ks[r - 1]) {
+      switches++;
+      const dc = (ks[r] - ks[r - 1]) * delta;
+      if (Math.abs(dc) < 0.5 * bgPeriod) drift += dc;
+    }
+  }
+  return { map, target, scores, cost, states: totalStates, switches, drift };
+}

@@ -1,0 +1,235 @@
+/**
+ * 8-bit gray (luma) images, rectangles and resampling helpers used by the spatial search.
+ * Everything here is pure: no I/O.
+ * @module
+ */
+
+/** An 8-bit luma image, row-major, stride = width. */
+export interface GrayImage {
+  /** Width in pixels. */
+  width: number;
+  /** Height in pixels. */
+  height: number;
+  /** `width * height` luma samples, row-major. */
+  data: Uint8Array;
+}
+
+/** An axis-aligned rectangle in pixel units (top-left corner and size). */
+export interface Rect {
+  /** Left edge (inclusive). */
+  x: number;
+  /** Top edge (inclusive). */
+  y: number;
+  /** Width. */
+  width: number;
+  /** Height. */
+  height: number;
+}
+
+/** Pixel storage accepted by the low-level helpers: 8-bit luma or float luma (0..255 scale). */
+export type PixelArray = Uint8Array | Float32Array;
+
+/** A float luma image (values on the 0..255 scale), used for pyramid levels. */
+export interface FloatImage {
+  /** Width in pixels. */
+  width: number;
+  /** Height in pixels. */
+  height: number;
+  /** `width * height` samples, row-major. */
+  data: Float32Array;
+}
+
+/** Makes a black gray image of the given size. */
+export function createGray(width: number, height: number): GrayImage {
+  return { width, height, data: new Uint8Array(width * height) };
+}
+
+/** The whole image as a rectangle. */
+export function fullRect(img: { width: number; height: number }): Rect {
+  return { x: 0, y: 0, width: img.width, height: img.height };
+}
+
+/** Intersection of a rectangle with `[0, width) x [0, height)`; may have zero size. */
+export function clampRect(r: Rect, width: number, height: number): Rect {
+  const x0 = Math.max(0, Math.min(width, r.x));
+  const y0 = Math.max(0, Math.min(height, r.y));
+  const x1 = Math.max(x0, Math.min(width, r.x + r.width));
+  const y1 = Math.max(y0, Math.min(height, r.y + r.height));
+  return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
+}
+
+/** Copies the part of `img` under `rect` (clamped to the image) into a new image. */
+export function cropGray(img: GrayImage, rect: Rect): GrayImage {
+  const r = clampRect(rect, img.width, img.height);
+  const out = createGray(r.width, r.height);
+  for (let y = 0; y < r.height; y++) {
+    const s = (r.y + y) * img.width + r.x;
+    out.data.set(img.data.subarray(s, s + r.width), y * r.width);
+  }
+  return out;
+}
+
+/**
+ * Resamples `img` to `width x height`: area averaging along an axis that shrinks, bilinear
+ * interpolation (pixel centres aligned) along an axis that grows; identity when the size is
+ * unchanged.
+ */
+export function resizeGray(img: GrayImage, width: number, height: number): GrayImage {
+  if (width === img.width && height === img.height) {
+    return { width, height, data: img.data.slice() };
+  }
+  const tmp = new Float32Array(width * height);
+  resampleRegion(
+    img.data,
+    img.width,
+    img.height,
+    img.width / width,
+    img.height / height,
+    { x: 0, y: 0, width, height },
+    fullRect(img),
+    tmp,
+  );
+  const out = createGray(width, height);
+  for (let i = 0; i < tmp.length; i++) out.data[i] = tmp[i] + 0.5; // values stay in [0, 255.5]: truncation rounds
+  return out;
+}
+
+/** Per-axis resampling taps: `taps` source indices/weights per output sample. */
+interface AxisTable {
+  taps: number;
+  index: Int32Array;
+  weight: Float32Array;
+  /** Smallest source index used. */
+  lo: number;
+  /** Largest source index used. */
+  hi: number;
+}
+
+/**
+ * Taps mapping output samples `o0 .. o0+n-1` to source samples when one output sample spans
+ * `k` source samples (output sample `X` covers source `[X*k, (X+1)*k)`); source indices are
+ * clamped to `[clipLo, clipHi)`.
+ */
+function axisTable(k: number, o0: number, n: number, clipLo: number, clipHi: number): AxisTable {
+  const down = k > 1 + 1e-9;
+  const taps = down ? Math.ceil(k) + 1 : 2;
+  const index = new Int32Array(n * taps);
+  const weight = new Float32Array(n * taps);
+  const last = clipHi - 1;
+  let lo = last, hi = clipLo;
+  const clamp = (i: number) => (i < clipLo ? clipLo : i > last ? last : i);
+  for (let j = 0; j < n; j++) {
+    const X = o0 + j;
+    const base = j * taps;
+    if (down) {
+      const a = X * k, b = (X + 1) * k;
+      const i0 = Math.floor(a);
+      for (let t = 0; t < taps; t++) {
+        const i = i0 + t;
+        const w = Math.max(0, Math.min(b, i + 1) - Math.max(a, i)) / k;
+        const ci = clamp(i);
+        index[base + t] = ci;
+        weight[base + t] = w;
+        if (w > 0) {
+          if (ci < lo) lo = ci;
+          if (ci > hi) hi = ci;
+        }
+      }
+    } else {
+      const c = (X + 0.5) * k - 0.5;
+      const i0 = Math.floor(c);
+      const f = c - i0;
+      const a = clamp(i0), b = clamp(i0 + 1);
+      index[base] = a;
+      weight[base] = 1 - f;
+      index[base + 1] = b;
+      weight[base + 1] = f;
+      if (a < lo) lo = a;
+      if (b > hi) hi = b;
+      if (a > hi) hi = a;
+    }
+  }
+  if (lo > hi) lo = hi = clamp(0);
+  return { taps, index, weight, lo, hi };
+}
+
+let scratch = new Float32Array(0);
+
+/**
+ * Separable resampling of a region of a virtual output image.
+ *
+ * The output image is `src` scaled so that one output pixel spans `kx x ky` source pixels
+ * (output pixel `(X, Y)` covers source `[X*kx, (X+1)*kx) x [Y*ky, (Y+1)*ky)`). Only the output
+ * pixels inside `region` are computed and written row-major (stride = `region.width`) into
+ * `out`. Source samples are clamped to `clip` (so e.g. letterbox bars outside it never bleed
+ * in). Shrinking axes use exact area averaging, growing axes bilinear interpolation.
+ */
+export function resampleRegion(
+  src: PixelArray,
+  srcWidth: number,
+  srcHeight: number,
+  kx: number,
+  ky: number,
+  region: Rect,
+  clip: Rect,
+  out: Float32Array,
+): void {
+  const c = clampRect(clip, srcWidth, srcHeight);
+  if (c.width <= 0 || c.height <= 0) throw new RangeError("resampleRegion: empty clip");
+  const ow = region.width, oh = region.height;
+  if (ow <= 0 || oh <= 0) return;
+  const tx = axisTable(kx, region.x, ow, c.x, c.x + c.width);
+  const ty = axisTable(ky, region.y, oh, c.y, c.y + c.height);
+  const r0 = ty.lo, rows = ty.hi - ty.lo + 1;
+  const need = rows * ow;
+  if (scratch.length < need) scratch = new Float32Array(Math.max(need, scratch.length * 2));
+  const tmp = scratch;
+  const txi = tx.index, txw = tx.weight, tt = tx.taps;
+  // horizontal pass over the source rows that the vertical taps use
+  for (let r = 0; r < rows; r++) {
+    const srow = (r0 + r) * srcWidth;
+    const trow = r * ow;
+    if (tt === 2) {
+      for (let j = 0, b = 0; j < ow; j++, b += 2) {
+        tmp[trow + j] = src[srow + txi[b]] * txw[b] + src[srow + txi[b + 1]] * txw[b + 1];
+      }
+    } else {
+      for (let j = 0, b = 0; j < ow; j++, b += tt) {
+        let s = 0;
+        for (let t = 0; t < tt; t++) s += src[srow + txi[b + t]] * txw[b + t];
+        tmp[trow + j] = s;
+      }
+    }
+  }
+  // vertical pass
+  const tyi = ty.index, tyw = ty.weight, vt = ty.taps;
+  for (let i = 0; i < oh; i++) {
+    const orow = i * ow;
+    const b = i * vt;
+    const a0 = (tyi[b] - r0) * ow, w0 = tyw[b];
+    for (let j = 0; j < ow; j++) out[orow + j] = tmp[a0 + j] * w0;
+    for (let t = 1; t < vt; t++) {
+      const w = tyw[b + t];
+      if (w === 0) continue;
+      const a = (tyi[b + t] - r0) * ow;
+      for (let j = 0; j < ow; j++) out[orow + j] += tmp[a + j] * w;
+    }
+  }
+}
+
+/**
+ * Halves an image by 2x2 area averaging; the result is `floor(w/2) x floor(h/2)` and its pixel
+ * `(i, j)` covers source pixels `[2i, 2i+2) x [2j, 2j+2)`.
+ */
+export function downsample2(src: PixelArray, width: number, height: number): FloatImage {
+  const w = width >> 1, h = height >> 1;
+  const data = new Float32Array(w * h);
+  for (let y = 0; y < h; y++) {
+    const a = 2 * y * width, b = a + width;
+    const o = y * w;
+    for (let x = 0, s = 0; x < w; x++, s += 2) {
+      data[o + x] = (src[a + s] + src[a + s + 1] + src[b + s] + src[b + s + 1]) * 0.25;
+    }
+  }
+  return { width: w, height: h, data };
+}

@@ -1,0 +1,947 @@
+/**
+ * Spatial search: where does the foreground (fg) video lie inside the background (bg) video?
+ * Translation + uniform scale, found from a few luma sample frames of each (time
+ * correspondence unknown), coarse-to-fine:
+ *
+ * 1. Coarse: for a geometric grid of scales (always containing exactly 1.0 and the
+ *    "fg = whole bg" fits) NCC maps of fg's content rect over every bg sample, via FFT at a
+ *    per-scale working resolution (half-octave steps) chosen so the footprint keeps enough
+ *    pixels while FFTs stay small. Per fg sample the best bg sample is taken per position; the
+ *    consensus over fg samples (their mean) picks the candidate peaks.
+ * 2. Fine: the best candidates are re-verified in pixel space down an image pyramid (direct NCC,
+ *    hill climbing over position and scale), pruned at each level, and finally refined to 1 px
+ *    at full resolution, where the score is the mean NCC over fg samples (each with its best bg
+ *    sample) over fg's content rect: the one comparable confidence metric.
+ *
+ * Pure: no I/O.
+ * @module
+ */
+import {
+  downsample2,
+  type GrayImage,
+  type PixelArray,
+  type Rect,
+  resampleRegion,
+} from "./gray_image.ts";
+import { detectContentRect } from "./letterbox.ts";
+import {
+  type CenteredTemplate,
+  NccPlan,
+  nccPeaks,
+  nccPlaced,
+  type PreparedTemplate,
+} from "./ncc.ts";
+
+/** A placement of fg inside bg. */
+export interface SpatialCandidate {
+  /** Left of the FULL fg frame in bg pixels (may be negative when fg's bars hang outside bg). */
+  x: number;
+  /** Top of the full fg frame in bg pixels (may be negative). */
+  y: number;
+  /** fg's scale inside bg: geometric mean of `scaleX` and `scaleY`. */
+  scale: number;
+  /** `width / fgWidth`. */
+  scaleX: number;
+  /** `height / fgHeight`. */
+  scaleY: number;
+  /** Footprint width of the full fg frame in bg pixels. */
+  width: number;
+  /** Footprint height of the full fg frame in bg pixels. */
+  height: number;
+  /**
+   * NCC in [-1, 1] at full resolution over fg's content rect (mean over fg samples, each with
+   * its best-matching bg sample); comparable between all candidates.
+   */
+  score: number;
+}
+
+/** Result of {@link searchSpatial}. */
+export interface SpatialResult {
+  /** The placement found. */
+  best: SpatialCandidate;
+  /** Best candidate at a clearly different position (> 8 px) or scale (> 3 %), if any. */
+  runnerUp: SpatialCandidate | null;
+  /** `best.score` clamped to [0, 1]: low (< 0.3) for unrelated inputs. */
+  confidence: number;
+  /** For each fg sample, the index into bgFrames of the bg sample that matches it best. */
+  bestBgForFg: number[];
+}
+
+/** Options of {@link searchSpatial}. */
+export interface SpatialSearchOptions {
+  /** Smallest scale searched (default 0.25). */
+  minScale?: number;
+  /** Largest scale searched (default 2.0); also limited by fg's content fitting inside bg. */
+  maxScale?: number;
+  /** Only search 100 % scale. */
+  unscaledOnly?: boolean;
+  /** fg content rect (letterbox excluded), full-res fg pixels; default detectContentRect(fg). */
+  content?: Rect;
+  /** 0-4 (default 2): trades speed for accuracy. */
+  precision?: number;
+}
+
+/** Options of {@link refineSpatial}. */
+export interface RefineOptions {
+  /** fg content rect (letterbox excluded), full-res fg pixels; default: the whole fg frame. */
+  content?: Rect;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pyramids
+
+interface Level {
+  width: number;
+  height: number;
+  data: PixelArray;
+}
+
+/** Lazily built 2x area pyramid; level k pixel i covers full-res [i*2^k, (i+1)*2^k). */
+class Pyramid {
+  readonly levels: Level[];
+  /** Deepest level that still has both sides >= 8 px. */
+  readonly maxLevel: number;
+
+  constructor(img: GrayImage) {
+    this.levels = [{ width: img.width, height: img.height, data: img.data }];
+    let k = 0, w = img.width, h = img.height;
+    while ((w >> 1) >= 8 && (h >> 1) >= 8) {
+      w >>= 1;
+      h >>= 1;
+      k++;
+    }
+    this.maxLevel = k;
+  }
+
+  get(k: number): Level {
+    const kk = Math.min(k, this.maxLevel);
+    while (this.levels.length <= kk) {
+      const p = this.levels[this.levels.length - 1];
+      this.levels.push(downsample2(p.data, p.width, p.height));
+    }
+    return this.levels[kk];
+  }
+
+  /** Image at factor 2^(j/2): a pyramid level, or one resampled by sqrt(2) for odd j. */
+  halfOctave(j: number): Level {
+    const base = this.get(j >> 1);
+    if ((j & 1) === 0) return base;
+    const k = Math.SQRT2;
+    const w = Math.floor(base.width / k), h = Math.floor(base.height / k);
+    const data = new Float32Array(w * h);
+    resampleRegion(
+      base.data,
+      base.width,
+      base.height,
+      k,
+      k,
+      { x: 0, y: 0, width: w, height: h },
+      { x: 0, y: 0, width: base.width, height: base.height },
+      data,
+    );
+    return { width: w, height: h, data };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Templates (fg content rendered at a footprint size and working resolution)
+
+interface RenderedTemplate extends CenteredTemplate {
+  /** Content origin inside the footprint, in working-resolution pixels. */
+  offX: number;
+  /** Content origin inside the footprint, in working-resolution pixels. */
+  offY: number;
+}
+
+const EPS = 1e-6;
+
+/**
+ * fg's content rect as it appears when the full fg frame is scaled to `fw x fh` bg pixels and
+ * viewed at `1/d` resolution: the footprint pixels fully inside the content, area/bilinear
+ * resampled from the best pyramid level, mean removed. Null when fewer than 2x2 pixels.
+ */
+function renderTemplate(
+  pyr: Pyramid,
+  content: Rect,
+  fw: number,
+  fh: number,
+  d: number,
+): RenderedTemplate | null {
+  const full = pyr.levels[0];
+  const sx = fw / full.width / d, sy = fh / full.height / d;
+  const x0 = Math.ceil(content.x * sx - EPS), x1 = Math.floor((content.x + content.width) * sx + EPS);
+  const y0 = Math.ceil(content.y * sy - EPS), y1 = Math.floor((content.y + content.height) * sy + EPS);
+  const tw = x1 - x0, th = y1 - y0;
+  if (tw < 2 || th < 2) return null;
+  const p = Math.max(0, Math.min(pyr.maxLevel, Math.floor(Math.log2(1 / Math.max(sx, sy)) + EPS)));
+  const src = pyr.get(p);
+  const f = 2 ** p;
+  const cx0 = Math.ceil(content.x / f - EPS), cy0 = Math.ceil(content.y / f - EPS);
+  const cx1 = Math.max(cx0 + 1, Math.floor((content.x + content.width) / f + EPS));
+  const cy1 = Math.max(cy0 + 1, Math.floor((content.y + content.height) / f + EPS));
+  const data = new Float32Array(tw * th);
+  resampleRegion(
+    src.data,
+    src.width,
+    src.height,
+    1 / (sx * f),
+    1 / (sy * f),
+    { x: x0, y: y0, width: tw, height: th },
+    { x: cx0, y: cy0, width: cx1 - cx0, height: cy1 - cy0 },
+    data,
+  );
+  const n = tw * th;
+  let s = 0;
+  for (let i = 0; i < n; i++) s += data[i];
+  const mean = s / n;
+  let q = 0;
+  for (let i = 0; i < n; i++) {
+    const v = data[i] - mean;
+    data[i] = v;
+    q += v * v;
+  }
+  return { width: tw, height: th, data, mean, sumSq: q, offX: x0, offY: y0 };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scoring in pixel space
+
+/** A placement at a pyramid level: footprint origin in level pixels, footprint size full-res. */
+interface LevelState {
+  xl: number;
+  yl: number;
+  fw: number;
+  fh: number;
+}
+
+const CACHE_BYTES = 160 * 1024 * 1024;
+
+/** Direct-NCC scoring of placements against fg/bg pyramids, with a template cache. */
+class Scorer {
+  readonly fgW: number;
+  readonly fgH: number;
+  readonly bgW: number;
+  readonly bgH: number;
+  private cache = new Map<string, RenderedTemplate | null>();
+  private cacheBytes = 0;
+
+  constructor(
+    readonly fg: Pyramid[],
+    readonly bg: Pyramid[],
+    readonly content: Rect,
+    /** fg samples whose content is not flat (only those are scored). */
+    readonly informative: boolean[],
+  ) {
+    this.fgW = fg[0].levels[0].width;
+    this.fgH = fg[0].levels[0].height;
+    this.bgW = bg[0].levels[0].width;
+    this.bgH = bg[0].levels[0].height;
+  }
+
+  /** Deepest pyramid level usable for both fg and bg. */
+  get maxLevel(): number {
+    return Math.min(this.fg[0].maxLevel, this.bg[0].maxLevel);
+  }
+
+  template(k: number, fw: number, fh: number, level: number): RenderedTemplate | null {
+    const key = `${k}|${level}|${fw}|${fh}`;
+    const hit = this.cache.get(key);
+    if (hit !== undefined) return hit;
+    const t = renderTemplate(this.fg[k], this.content, fw, fh, 2 ** level);
+    const bytes = t ? t.data.byteLength : 0;
+    if (this.cacheBytes + bytes > CACHE_BYTES) this.clearCache();
+    this.cache.set(key, t);
+    this.cacheBytes += bytes;
+    return t;
+  }
+
+  clearCache(): void {
+    this.cache.clear();
+    this.cacheBytes = 0;
+  }
+
+  /** NCC of fg sample k against bg sample b at a placement; -Infinity when invalid. */
+  scoreOne(k: number, b: number, st: LevelState, level: number, rowStep: number): number {
+    const t = this.template(k, st.fw, st.fh, level);
+    if (!t) return -Infinity;
+    const img = this.bg[b].get(level);
+    const x = st.xl + t.offX, y = st.yl + t.offY;
+    if (x < 0 || y < 0 || x + t.width > img.width || y + t.height > img.height) return -Infinity;
+    return nccPlaced(t, img.data, img.width, x, y, rowStep);
+  }
+
+  /** Mean NCC over the fg samples with a pair (`pairs[k] >= 0`); -Infinity when invalid. */
+  score(pairs: number[], st: LevelState, level: number, rowStep: number): number {
+    let s = 0, n = 0;
+    for (let k = 0; k < pairs.length; k++) {
+      if (pairs[k] < 0) continue;
+      const v = this.scoreOne(k, pairs[k], st, level, rowStep);
+      if (v === -Infinity) return -Infinity;
+      s += v;
+      n++;
+    }
+    return n > 0 ? s / n : 0;
+  }
+
+  /** Mean of bg sample b's luma under fg's content at a placement (NaN when invalid). */
+  meanUnder(k: number, b: number, st: LevelState, level: number): number {
+    const t = this.template(k, st.fw, st.fh, level);
+    if (!t) return NaN;
+    const img = this.bg[b].get(level);
+    const x = st.xl + t.offX, y = st.yl + t.offY;
+    if (x < 0 || y < 0 || x + t.width > img.width || y + t.height > img.height) return NaN;
+    let s = 0;
+    for (let r = 0; r < t.height; r++) {
+      const o = (y + r) * img.width + x;
+      for (let c = 0; c < t.width; c++) s += img.data[o + c];
+    }
+    return s / (t.width * t.height);
+  }
+
+  /**
+   * For each fg sample the bg sample that matches best at a placement; flat fg samples get the
+   * bg sample whose mean luma is closest (and are marked in `informative` as not scored).
+   */
+  selectPairs(st: LevelState, level: number, rowStep: number): number[] {
+    const out: number[] = [];
+    for (let k = 0; k < this.fg.length; k++) {
+      let best = 0, bestV = -Infinity;
+      if (this.informative[k]) {
+        for (let b = 0; b < this.bg.length; b++) {
+          const v = this.scoreOne(k, b, st, level, rowStep);
+          if (v > bestV) {
+            bestV = v;
+            best = b;
+          }
+        }
+      } else {
+        const t = this.template(k, st.fw, st.fh, level);
+        for (let b = 0; b < this.bg.length && t; b++) {
+          const v = -Math.abs(this.meanUnder(k, b, st, level) - t.mean);
+          if (v > bestV) {
+            bestV = v;
+            best = b;
+          }
+        }
+      }
+      out.push(best);
+    }
+    return out;
+  }
+}
+
+/** Scored pairs: `pairs` with the flat (uninformative) fg samples set to -1. */
+function scoredPairs(pairs: number[], informative: boolean[]): number[] {
+  return pairs.map((b, k) => (informative[k] ? b : -1));
+}
+
+interface ClimbOptions {
+  /** Initial exhaustive position radius (level pixels). */
+  radius: number;
+  /** Relative scale step; 0 keeps the footprint size fixed. */
+  delta: number;
+  rowStep: number;
+  maxMoves: number;
+  minScale: number;
+  maxScale: number;
+}
+
+/**
+ * Hill climbing over (position, scale) at one pyramid level: an exhaustive square of positions
+ * first, then greedy moves to the best neighbour (8 positions at the same scale; one scale step
+ * up/down with the content centre kept in place, plus its 4 neighbours).
+ */
+function climb(
+  sc: Scorer,
+  pairs: number[],
+  level: number,
+  start: LevelState,
+  o: ClimbOptions,
+): { state: LevelState; score: number } {
+  const f = 2 ** level;
+  const fgW = sc.fgW, fgH = sc.fgH;
+  const s0 = Math.sqrt((start.fw / fgW) * (start.fh / fgH));
+  const ccx = sc.content.x + sc.content.width / 2, ccy = sc.content.y + sc.content.height / 2;
+  const sizes = new Map<number, [number, number] | null>();
+  const sizeAt = (i: number): [number, number] | null => {
+    let r = sizes.get(i);
+    if (r !== undefined) return r;
+    if (i === 0) r = [start.fw, start.fh];
+    else {
+      const s = s0 * (1 + o.delta) ** i;
+      const fw = Math.round(fgW * s), fh = Math.round(fgH * s);
+      const ss = Math.sqrt((fw / fgW) * (fh / fgH));
+      r = fw < 1 || fh < 1 || ss < o.minScale * (1 - EPS) || ss > o.maxScale * (1 + EPS)
+        ? null
+        : [fw, fh];
+    }
+    sizes.set(i, r);
+    return r;
+  };
+  const memo = new Map<string, number>();
+  const ev = (i: number, xl: number, yl: number): number => {
+    const key = `${i},${xl},${yl}`;
+    const m = memo.get(key);
+    if (m !== undefined) return m;
+    const sz = sizeAt(i);
+    const v = sz ? sc.score(pairs, { xl, yl, fw: sz[0], fh: sz[1] }, level, o.rowStep) : -Infinity;
+    memo.set(key, v);
+    return v;
+  };
+  let best = { i: 0, xl: start.xl, yl: start.yl, score: -Infinity };
+  const R = o.radius;
+  for (let dy = -R; dy <= R; dy++) {
+    for (let dx = -R; dx <= R; dx++) {
+      const v = ev(0, start.xl + dx, start.yl + dy);
+      if (v > best.score) best = { i: 0, xl: start.xl + dx, yl: start.yl + dy, score: v };
+    }
+  }
+  for (let move = 0; move < o.maxMoves && best.score > -Infinity; move++) {
+    let cand = best;
+    const consider = (i: number, xl: number, yl: number) => {
+      const v = ev(i, xl, yl);
+      if (v > cand.score + 1e-9) cand = { i, xl, yl, score: v };
+    };
+    for (let dy = -1; dy <= 1; dy++) {
+      for (let dx = -1; dx <= 1; dx++) if (dx || dy) consider(best.i, best.xl + dx, best.yl + dy);
+    }
+    if (o.delta > 0) {
+      const cur = sizeAt(best.i);
+      for (const di of [-1, 1]) {
+        const nz = sizeAt(best.i + di);
+        if (!nz || !cur) continue;
+        const ax = Math.round(best.xl + (ccx * (cur[0] - nz[0])) / (fgW * f));
+        const ay = Math.round(best.yl + (ccy * (cur[1] - nz[1])) / (fgH * f));
+        consider(best.i + di, ax, ay);
+        consider(best.i + di, ax - 1, ay);
+        consider(best.i + di, ax + 1, ay);
+        consider(best.i + di, ax, ay - 1);
+        consider(best.i + di, ax, ay + 1);
+      }
+    }
+    if (cand === best) break;
+    best = cand;
+  }
+  const sz = sizeAt(best.i) ?? [start.fw, start.fh];
+  return { state: { xl: best.xl, yl: best.yl, fw: sz[0], fh: sz[1] }, score: best.score };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Candidates
+
+/** A placement being refined (full-res coordinates). */
+interface Cand {
+  x: number;
+  y: number;
+  fw: number;
+  fh: number;
+  score: number;
+  /** Footprint size fixed (exact 1.0, a "fits bg" size, or a user-fixed scale). */
+  fixed: boolean;
+  /** bg sample per fg sample. */
+  pairs: number[];
+}
+
+function candScale(c: { fw: number; fh: number }, fgW: number, fgH: number): number {
+  return Math.sqrt((c.fw / fgW) * (c.fh / fgH));
+}
+
+function toCandidate(c: Cand, fgW: number, fgH: number): SpatialCandidate {
+  const scaleX = c.fw / fgW, scaleY = c.fh / fgH;
+  return {
+    x: c.x,
+    y: c.y,
+    scale: Math.sqrt(scaleX * scaleY),
+    scaleX,
+    scaleY,
+    width: c.fw,
+    height: c.fh,
+    score: c.score,
+  };
+}
+
+/** Distance in bg pixels between the content centres of two placements. */
+function centreDistance(a: Cand, b: Cand, content: Rect, fgW: number, fgH: number): number {
+  const cx = content.x + content.width / 2, cy = content.y + content.height / 2;
+  const ax = a.x + (cx * a.fw) / fgW, ay = a.y + (cy * a.fh) / fgH;
+  const bx = b.x + (cx * b.fw) / fgW, by = b.y + (cy * b.fh) / fgH;
+  return Math.hypot(ax - bx, ay - by);
+}
+
+/** True when two placements are clearly different (> 8 px apart or > 3 % in scale). */
+function clearlyDifferent(a: Cand, b: Cand, content: Rect, fgW: number, fgH: number): boolean {
+  const ds = Math.abs(Math.log(candScale(a, fgW, fgH) / candScale(b, fgW, fgH)));
+  return ds > Math.log(1.03) || centreDistance(a, b, content, fgW, fgH) > 8;
+}
+
+const TIE = 0.002;
+
+function isUnit(c: Cand, fgW: number, fgH: number): boolean {
+  return c.fw === fgW && c.fh === fgH;
+}
+
+/**
+ * The winner among scored candidates: the top score, except that within {@link TIE} of it an
+ * exact 100 % candidate wins, then an exact "fg = whole bg" fit, then the scale closest to 1.
+ */
+function pickBest(cands: Cand[], fgW: number, fgH: number, bgW: number, bgH: number): Cand {
+  let top = cands[0];
+  for (const c of cands) if (c.score > top.score) top = c;
+  const near = cands.filter((c) => c.score >= top.score - TIE);
+  const unit = near.filter((c) => isUnit(c, fgW, fgH));
+  if (unit.length) return unit.reduce((a, b) => (b.score > a.score ? b : a));
+  const fit = near.filter((c) => c.fw === bgW && c.fh === bgH && c.x === 0 && c.y === 0);
+  if (fit.length) return fit[0];
+  let best = top;
+  for (const c of near) {
+    if (Math.abs(Math.log(candScale(c, fgW, fgH))) < Math.abs(Math.log(candScale(best, fgW, fgH)))) {
+      best = c;
+    }
+  }
+  return best;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Settings
+
+interface Settings {
+  /** Footprint content short side at the coarse level (px). */
+  minSide: number;
+  /** Scale grid ratio. */
+  ratio: number;
+  /** Largest coarse bg side (FFT size). */
+  maxFft: number;
+  /** Candidates kept after the coarse stage. */
+  keep: number;
+  /** Peaks per scale. */
+  peaks: number;
+  /** Candidates refined at full resolution. */
+  fullRes: number;
+  /** Row step of the full-resolution search (final scores always use every row). */
+  rowStep: number;
+}
+
+function settings(precision: number): Settings {
+  const p = Math.max(0, Math.min(4, Math.round(precision)));
+  return [
+    { minSide: 20, ratio: 1.1, maxFft: 256, keep: 4, peaks: 2, fullRes: 2, rowStep: 3 },
+    { minSide: 24, ratio: 1.08, maxFft: 256, keep: 6, peaks: 2, fullRes: 2, rowStep: 2 },
+    { minSide: 28, ratio: 1.06, maxFft: 256, keep: 8, peaks: 3, fullRes: 3, rowStep: 2 },
+    { minSide: 36, ratio: 1.045, maxFft: 512, keep: 10, peaks: 3, fullRes: 3, rowStep: 1 },
+    { minSide: 44, ratio: 1.03, maxFft: 512, keep: 14, peaks: 4, fullRes: 4, rowStep: 1 },
+  ][p];
+}
+
+/** A scale of the coarse grid, with its footprint size and whether it is a special size. */
+interface GridScale {
+  fw: number;
+  fh: number;
+  forced: boolean;
+}
+
+function normaliseContent(content: Rect | undefined, fg: GrayImage[]): Rect {
+  const w = fg[0].width, h = fg[0].height;
+  const c = content ?? detectContentRect(fg);
+  const x0 = Math.max(0, Math.min(w - 1, Math.round(c.x)));
+  const y0 = Math.max(0, Math.min(h - 1, Math.round(c.y)));
+  const x1 = Math.max(x0 + 1, Math.min(w, Math.round(c.x + c.width)));
+  const y1 = Math.max(y0 + 1, Math.min(h, Math.round(c.y + c.height)));
+  return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
+}
+
+/** Standard deviation of an image's content (sampled). */
+function contentStd(img: GrayImage, c: Rect): number {
+  const step = Math.max(1, Math.floor(Math.sqrt((c.width * c.height) / 20000)));
+  let s = 0, q = 0, n = 0;
+  for (let y = c.y; y < c.y + c.height; y += step) {
+    for (let x = c.x, o = y * img.width; x < c.x + c.width; x += step) {
+      const v = img.data[o + x];
+      s += v;
+      q += v * v;
+      n++;
+    }
+  }
+  const m = s / n;
+  return Math.sqrt(Math.max(0, q / n - m * m));
+}
+
+function checkSizes(frames: GrayImage[], what: string): void {
+  if (frames.length === 0) throw new RangeError(`searchSpatial: no ${what} frames`);
+  const { width, height } = frames[0];
+  for (const f of frames) {
+    if (f.width !== width || f.height !== height || f.data.length < width * height) {
+      throw new RangeError(`searchSpatial: ${what} frames differ in size`);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The search
+
+/**
+ * Finds where fg lies inside bg (translation + uniform scale) from K fg and B bg luma samples
+ * at full resolution, without knowing which samples are simultaneous. See the module docs.
+ * Throws a RangeError when there are no frames or fg's content cannot fit inside bg at any
+ * scale of the range.
+ */
+export function searchSpatial(
+  fgFrames: GrayImage[],
+  bgFrames: GrayImage[],
+  opts: SpatialSearchOptions = {},
+): SpatialResult {
+  checkSizes(fgFrames, "fg");
+  checkSizes(bgFrames, "bg");
+  const set = settings(opts.precision ?? 2);
+  const fgW = fgFrames[0].width, fgH = fgFrames[0].height;
+  const bgW = bgFrames[0].width, bgH = bgFrames[0].height;
+  const content = normaliseContent(opts.content, fgFrames);
+  const K = fgFrames.length, B = bgFrames.length;
+
+  // scale range
+  let minScale = opts.unscaledOnly ? 1 : (opts.minScale ?? 0.25);
+  let maxScale = opts.unscaledOnly ? 1 : (opts.maxScale ?? 2.0);
+  if (minScale > maxScale) [minScale, maxScale] = [maxScale, minScale];
+  const fitMax = Math.min(bgW / content.width, bgH / content.height);
+  const fixedScale = maxScale / minScale < 1 + 1e-9;
+  minScale = Math.max(minScale, 4 / Math.min(content.width, content.height));
+  const gridMax = Math.min(maxScale, fitMax);
+  if (minScale > gridMax * (1 + 1e-3)) {
+    throw new RangeError(
+      `searchSpatial: fg content ${content.width}x${content.height} cannot fit inside bg ` +
+        `${bgW}x${bgH} at scales ${minScale.toFixed(3)}..${maxScale.toFixed(3)}`,
+    );
+  }
+
+  // the grid: geometric, anchored at 1.0, plus special sizes
+  const sizeOf = (s: number): GridScale => ({
+    fw: Math.max(1, Math.round(fgW * s)),
+    fh: Math.max(1, Math.round(fgH * s)),
+    forced: false,
+  });
+  const grid: GridScale[] = [];
+  const special: GridScale[] = [];
+  if (fixedScale) {
+    special.push({ ...sizeOf(Math.min(minScale, gridMax)), forced: true });
+  } else {
+    const lr = Math.log(set.ratio);
+    const lo = Math.ceil(Math.log(minScale) / lr - EPS), hi = Math.floor(Math.log(gridMax) / lr + EPS);
+    for (let i = lo; i <= hi; i++) grid.push(sizeOf(Math.exp(i * lr)));
+    if (grid.length === 0 || Math.log(gridMax / candScale(grid[grid.length - 1], fgW, fgH)) > lr / 2) {
+      grid.push(sizeOf(gridMax));
+    }
+    if (grid.length === 0 || Math.log(candScale(grid[0], fgW, fgH) / minScale) > lr / 2) {
+      grid.unshift(sizeOf(minScale));
+    }
+    const inRange = (g: GridScale) => {
+      const s = candScale(g, fgW, fgH);
+      return s >= minScale * (1 - 1e-3) && s <= maxScale * (1 + 1e-3);
+    };
+    const unit = { fw: fgW, fh: fgH, forced: true };
+    if (inRange(unit) && fitMax >= 1 - EPS) special.push(unit);
+    // fg = whole bg (aspect equal up to rounding)
+    if (Math.abs(Math.log((bgW / fgW) / (bgH / fgH))) < 0.02) {
+      const fit = { fw: bgW, fh: bgH, forced: true };
+      if (inRange(fit)) special.push(fit);
+    }
+    // fg content = whole bg
+    if (content.width < fgW || content.height < fgH) {
+      const sxc = bgW / content.width, syc = bgH / content.height;
+      if (Math.abs(Math.log(sxc / syc)) < 0.02) {
+        const fit = {
+          fw: Math.round(fgW * sxc),
+          fh: Math.round(fgH * syc),
+          forced: true,
+        };
+        if (inRange(fit)) special.push(fit);
+      }
+    }
+  }
+  const allScales: GridScale[] = [...special];
+  for (const g of grid) {
+    const s = candScale(g, fgW, fgH);
+    const close = special.some((p) =>
+      Math.abs(Math.log(candScale(p, fgW, fgH) / s)) < Math.log(set.ratio) * 0.3
+    );
+    if (!close) allScales.push(g);
+  }
+
+  // samples
+  const fgPyr = fgFrames.map((f) => new Pyramid(f));
+  const bgPyr = bgFrames.map((f) => new Pyramid(f));
+  let informative = fgFrames.map((f) => contentStd(f, content) > 1.5);
+  if (!informative.some(Boolean)) informative = fgFrames.map(() => true);
+  const sc = new Scorer(fgPyr, bgPyr, content, informative);
+
+  // ---- coarse: FFT NCC per half-octave working level ----
+  const short = Math.min(content.width, content.height);
+  const jCap = Math.max(0, Math.ceil(2 * Math.log2(Math.max(bgW, bgH) / set.maxFft) - EPS));
+  const jMax = 2 * sc.maxLevel + 1;
+  const groups = new Map<number, GridScale[]>();
+  for (const g of allScales) {
+    const s = candScale(g, fgW, fgH);
+    const ideal = Math.floor(2 * Math.log2(Math.max(1, (s * short) / set.minSide)) + EPS);
+    const j = Math.min(jMax, Math.max(ideal, jCap));
+    const list = groups.get(j) ?? [];
+    list.push(g);
+    groups.set(j, list);
+  }
+
+  interface Coarse {
+    cand: Cand;
+    d: number;
+    forced: boolean;
+  }
+  const coarse: Coarse[] = [];
+  for (const [j, scales] of groups) {
+    const d = 2 ** (j / 2);
+    const bgC = bgPyr.map((p) => p.halfOctave(j));
+    const cw = bgC[0].width, ch = bgC[0].height;
+    const plan = new NccPlan(cw, ch);
+    const packed = [];
+    for (let b = 0; b < B; b += 2) {
+      packed.push(plan.prepareImages(bgC[b].data, b + 1 < B ? bgC[b + 1].data : null, cw, ch));
+    }
+    const outA = new Float32Array(cw * ch), outB = new Float32Array(cw * ch);
+    const maxMap = fgFrames.map(() => new Float32Array(cw * ch));
+    const argMap = fgFrames.map(() => new Uint16Array(cw * ch));
+    const cons = new Float32Array(cw * ch);
+    let reuse: PreparedTemplate | undefined;
+    for (const g of scales) {
+      let mw = 0, mh = 0, offX = 0, offY = 0;
+      const used: number[] = [];
+      for (let k = 0; k < K; k++) {
+        if (!informative[k]) continue;
+        const t = renderTemplate(fgPyr[k], content, g.fw, g.fh, d);
+        if (!t || t.width > cw || t.height > ch) break;
+        const pt = plan.prepareTemplate(t.data, t.width, t.height, reuse);
+        if (!pt) continue;
+        reuse = pt;
+        offX = t.offX;
+        offY = t.offY;
+        const mx = maxMap[k], am = argMap[k];
+        for (let pi = 0; pi < packed.length; pi++) {
+          const hasB = packed[pi].b !== null;
+          const size = plan.correlate(packed[pi], pt, outA, hasB ? outB : null);
+          mw = size.width;
+          mh = size.height;
+          const n = mw * mh;
+          if (pi === 0) {
+            mx.set(outA.subarray(0, n));
+            am.fill(0, 0, n);
+          } else {
+            for (let i = 0; i < n; i++) {
+              if (outA[i] > mx[i]) {
+                mx[i] = outA[i];
+                am[i] = 2 * pi;
+              }
+            }
+          }
+          if (hasB) {
+            for (let i = 0; i < n; i++) {
+              if (outB[i] > mx[i]) {
+                mx[i] = outB[i];
+                am[i] = 2 * pi + 1;
+              }
+            }
+          }
+        }
+        used.push(k);
+      }
+      if (used.length === 0 || mw <= 0 || mh <= 0) continue;
+      // consensus: mean over fg samples (dropping the worst when there are >= 4)
+      const n = mw * mh, m = used.length;
+      const drop = m >= 4;
+      for (let i = 0; i < n; i++) {
+        let s = 0, lo = Infinity;
+        for (const k of used) {
+          const v = maxMap[k][i];
+          s += v;
+          if (v < lo) lo = v;
+        }
+        cons[i] = drop ? (s - lo) / (m - 1) : s / m;
+      }
+      const peaks = nccPeaks({ width: mw, height: mh, data: cons }, set.peaks, 2);
+      for (const pk of peaks) {
+        const i = pk.y * mw + pk.x;
+        const pairs = fgFrames.map((_, k) => (used.includes(k) ? argMap[k][i] : 0));
+        coarse.push({
+          cand: {
+            x: Math.round((pk.x - offX) * d),
+            y: Math.round((pk.y - offY) * d),
+            fw: g.fw,
+            fh: g.fh,
+            score: pk.score,
+            fixed: g.forced,
+            pairs,
+          },
+          d,
+          forced: g.forced,
+        });
+      }
+    }
+  }
+  if (coarse.length === 0) {
+    throw new RangeError("searchSpatial: no placement of fg's content fits inside bg");
+  }
+
+  // keep the best distinct coarse candidates, plus the best one of each forced size
+  coarse.sort((a, b) => b.cand.score - a.cand.score);
+  const kept: Coarse[] = [];
+  const lr = Math.log(set.ratio);
+  for (const c of coarse) {
+    if (kept.filter((k) => !k.forced).length >= set.keep) break;
+    if (c.forced) continue;
+    const dup = kept.some((k) =>
+      Math.abs(Math.log(candScale(k.cand, fgW, fgH) / candScale(c.cand, fgW, fgH))) < 1.5 * lr &&
+      centreDistance(k.cand, c.cand, content, fgW, fgH) < Math.max(8, 2 * Math.max(k.d, c.d))
+    );
+    if (!dup) kept.push(c);
+  }
+  for (const g of special) {
+    const best = coarse.find((c) => c.forced && c.cand.fw === g.fw && c.cand.fh === g.fh);
+    if (best) kept.push(best);
+  }
+
+  // ---- fine: pyramid refinement ----
+  const maxLevel = sc.maxLevel;
+  let level = Math.min(maxLevel, Math.max(0, Math.floor(Math.log2(Math.max(...kept.map((c) => c.d))) + EPS)));
+  let cands = kept.map((c) => ({ ...c.cand }));
+  let first = true;
+  const climbBase = { maxMoves: 12, minScale, maxScale: fixedScale ? minScale : maxScale };
+  for (; level >= 0; level--) {
+    const f = 2 ** level;
+    for (const c of cands) {
+      const st: LevelState = {
+        xl: Math.round(c.x / f),
+        yl: Math.round(c.y / f),
+        fw: c.fw,
+        fh: c.fh,
+      };
+      const rowStep = level === 0 ? set.rowStep : 1;
+      if (first || level >= 1) c.pairs = sc.selectPairs(st, level, level === 0 ? rowStep : 1);
+      const delta = c.fixed ? 0 : (1.05 * f) / Math.max(c.fw, c.fh);
+      const r = climb(sc, scoredPairs(c.pairs, informative), level, st, {
+        ...climbBase,
+        radius: first ? 2 : 1,
+        delta,
+        rowStep,
+      });
+      c.x = r.state.xl * f;
+      c.y = r.state.yl * f;
+      c.fw = r.state.fw;
+      c.fh = r.state.fh;
+      c.score = r.score;
+    }
+    first = false;
+    cands = prune(cands, level === 0 ? cands.length : level === 1 ? set.fullRes : Math.max(set.fullRes, Math.ceil(set.keep / 2)), content, fgW, fgH);
+    if (level === 0) break;
+    sc.clearCache();
+  }
+  // exact full-resolution scores
+  for (const c of cands) {
+    c.score = sc.score(scoredPairs(c.pairs, informative), { xl: c.x, yl: c.y, fw: c.fw, fh: c.fh }, 0, 1);
+  }
+  cands = cands.filter((c) => c.score > -Infinity);
+  if (cands.length === 0) throw new RangeError("searchSpatial: no valid placement");
+  const best = pickBest(cands, fgW, fgH, bgW, bgH);
+  let runner: Cand | null = null;
+  for (const c of cands) {
+    if (c === best || !clearlyDifferent(c, best, content, fgW, fgH)) continue;
+    if (!runner || c.score > runner.score) runner = c;
+  }
+  return {
+    best: toCandidate(best, fgW, fgH),
+    runnerUp: runner ? toCandidate(runner, fgW, fgH) : null,
+    confidence: Math.max(0, Math.min(1, best.score)),
+    bestBgForFg: best.pairs.slice(),
+  };
+}
+
+/**
+ * Sorts candidates by score, drops near-duplicates (same size and within 1 px), keeps `n`
+ * free candidates (including the best clearly different one) plus fixed-size candidates that
+ * are within 0.15 of the best score.
+ */
+function prune(cands: Cand[], n: number, content: Rect, fgW: number, fgH: number): Cand[] {
+  const sorted = cands.filter((c) => c.score > -Infinity).sort((a, b) => b.score - a.score);
+  const uniq: Cand[] = [];
+  for (const c of sorted) {
+    const dup = uniq.some((u) =>
+      u.fw === c.fw && u.fh === c.fh && Math.abs(u.x - c.x) <= 1 && Math.abs(u.y - c.y) <= 1 &&
+      u.fixed === c.fixed
+    );
+    if (!dup) uniq.push(c);
+  }
+  if (uniq.length === 0) return [];
+  const top = uniq[0].score;
+  const free = uniq.filter((c) => !c.fixed);
+  const out: Cand[] = [];
+  if (free.length) {
+    out.push(free[0]);
+    const other = free.find((c) => clearlyDifferent(c, free[0], content, fgW, fgH));
+    if (other && n > 1) out.push(other);
+    for (const c of free) {
+      if (out.length >= n) break;
+      if (!out.includes(c)) out.push(c);
+    }
+  }
+  for (const c of uniq) if (c.fixed && c.score >= top - 0.15) out.push(c);
+  return out;
+}
+
+/**
+ * Local refinement of a placement at full resolution on time-matched fg/bg pairs: positions
+ * within +-2 px and small scale steps (hill climbing); the score is the mean NCC over the pairs
+ * (flat fg frames are skipped). An exact 100 % or "fg = whole bg" size near the result is
+ * preferred when it scores within 0.002.
+ */
+export function refineSpatial(
+  pairs: { fg: GrayImage; bg: GrayImage }[],
+  initial: SpatialCandidate,
+  opts: RefineOptions = {},
+): SpatialCandidate {
+  if (pairs.length === 0) return { ...initial };
+  checkSizes(pairs.map((p) => p.fg), "fg");
+  checkSizes(pairs.map((p) => p.bg), "bg");
+  const fgFrames = pairs.map((p) => p.fg);
+  const fgW = fgFrames[0].width, fgH = fgFrames[0].height;
+  const bgW = pairs[0].bg.width, bgH = pairs[0].bg.height;
+  const content = normaliseContent(opts.content ?? { x: 0, y: 0, width: fgW, height: fgH }, fgFrames);
+  let informative = fgFrames.map((f) => contentStd(f, content) > 1.5);
+  if (!informative.some(Boolean)) informative = fgFrames.map(() => true);
+  const sc = new Scorer(
+    fgFrames.map((f) => new Pyramid(f)),
+    pairs.map((p) => new Pyramid(p.bg)),
+    content,
+    informative,
+  );
+  const idx = scoredPairs(pairs.map((_, i) => i), informative);
+  const fw0 = Math.max(1, Math.round(initial.width || fgW * initial.scale));
+  const fh0 = Math.max(1, Math.round(initial.height || fgH * initial.scale));
+  const starts: Cand[] = [{ x: initial.x, y: initial.y, fw: fw0, fh: fh0, score: 0, fixed: false, pairs: idx }];
+  const s0 = candScale({ fw: fw0, fh: fh0 }, fgW, fgH);
+  const near = (fw: number, fh: number) => Math.abs(Math.log(candScale({ fw, fh }, fgW, fgH) / s0)) < 0.02;
+  if (near(fgW, fgH)) starts.push({ ...starts[0], fw: fgW, fh: fgH, fixed: true });
+  if (near(bgW, bgH)) starts.push({ ...starts[0], x: 0, y: 0, fw: bgW, fh: bgH, fixed: true });
+  const out: Cand[] = [];
+  for (const c of starts) {
+    // re-anchor a changed size on the content centre
+    const ccx = content.x + content.width / 2, ccy = content.y + content.height / 2;
+    const x = c.fixed ? Math.round(initial.x + (ccx * (fw0 - c.fw)) / fgW) : c.x;
+    const y = c.fixed ? Math.round(initial.y + (ccy * (fh0 - c.fh)) / fgH) : c.y;
+    const r = climb(sc, idx, 0, { xl: x, yl: y, fw: c.fw, fh: c.fh }, {
+      radius: 2,
+      delta: c.fixed ? 0 : 1.05 / Math.max(c.fw, c.fh),
+      rowStep: 2,
+      maxMoves: 12,
+      minScale: 0,
+      maxScale: Infinity,
+    });
+    if (r.score === -Infinity) continue;
+    const st = r.state;
+    const score = sc.score(idx, st, 0, 1);
+    out.push({ x: st.xl, y: st.yl, fw: st.fw, fh: st.fh, score, fixed: c.fixed, pairs: idx });
+  }
+  if (out.length === 0) return { ...initial };
+  return toCandidate(pickBest(out, fgW, fgH, bgW, bgH), fgW, fgH);
+}

@@ -1,0 +1,266 @@
+import assert from "node:assert/strict";
+import { createGray, type GrayImage, resizeGray } from "./gray_image.ts";
+import { refineSpatial, searchSpatial, type SpatialResult } from "./spatial_search.ts";
+
+// ---- synthetic scenes ------------------------------------------------------------------------
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function hash(ix: number, iy: number, seed: number): number {
+  let h = Math.imul(ix, 0x27d4eb2d) ^ Math.imul(iy, 0x165667b1) ^ Math.imul(seed, 0x5bd1e995);
+  h = Math.imul(h ^ (h >>> 15), 0x2c1b3c6d);
+  h = Math.imul(h ^ (h >>> 12), 0x297a2d39);
+  return ((h ^ (h >>> 15)) >>> 0) / 4294967296;
+}
+
+/** A continuous fractal value-noise scene: world units, values ~[0, 1]. */
+type Scene = (u: number, v: number) => number;
+
+function scene(seed: number, feature = 24): Scene {
+  return (u, v) => {
+    let s = 0, amp = 1, norm = 0, f = 1 / feature;
+    for (let o = 0; o < 4; o++) {
+      const x = u * f + o * 17.3, y = v * f - o * 9.1;
+      const ix = Math.floor(x), iy = Math.floor(y);
+      const fx = x - ix, fy = y - iy;
+      const sx = fx * fx * (3 - 2 * fx), sy = fy * fy * (3 - 2 * fy);
+      const a = hash(ix, iy, seed + o), b = hash(ix + 1, iy, seed + o);
+      const c = hash(ix, iy + 1, seed + o), d = hash(ix + 1, iy + 1, seed + o);
+      s += amp * (a + (b - a) * sx + (c - a) * sy + (a - b - c + d) * sx * sy);
+      norm += amp;
+      amp *= 0.55;
+      f *= 2;
+    }
+    return s / norm;
+  };
+}
+
+/**
+ * Renders `w x h` pixels of a scene: pixel (i, j) shows world [x0 + i*upp, x0 + (i+1)*upp) (2x2
+ * supersampled), mapped to luma with `gain`/`offset` plus uniform noise.
+ */
+function render(
+  sc: Scene,
+  w: number,
+  h: number,
+  x0: number,
+  y0: number,
+  upp: number,
+  o: { gain?: number; offset?: number; noise?: number; seed?: number; upy?: number } = {},
+): GrayImage {
+  const img = createGray(w, h);
+  const r = rng(o.seed ?? 99);
+  const gain = o.gain ?? 255 * 1.6, offset = o.offset ?? -0.3 * 255, noise = o.noise ?? 0;
+  const upy = o.upy ?? upp;
+  for (let j = 0; j < h; j++) {
+    for (let i = 0; i < w; i++) {
+      let s = 0;
+      for (let a = 0; a < 2; a++) {
+        for (let b = 0; b < 2; b++) s += sc(x0 + (i + 0.25 + 0.5 * a) * upp, y0 + (j + 0.25 + 0.5 * b) * upy);
+      }
+      const v = (s / 4) * gain + offset + (r() - 0.5) * 2 * noise;
+      img.data[j * w + i] = Math.max(0, Math.min(255, Math.round(v)));
+    }
+  }
+  return img;
+}
+
+/** JPEG-like damage: 8x8 blocks pulled towards their mean, then coarse quantisation. */
+function blocky(img: GrayImage, amount = 0.5, q = 6): GrayImage {
+  const out = createGray(img.width, img.height);
+  for (let by = 0; by < img.height; by += 8) {
+    for (let bx = 0; bx < img.width; bx += 8) {
+      let s = 0, n = 0;
+      for (let y = by; y < Math.min(img.height, by + 8); y++) {
+        for (let x = bx; x < Math.min(img.width, bx + 8); x++) {
+          s += img.data[y * img.width + x];
+          n++;
+        }
+      }
+      const m = s / n;
+      for (let y = by; y < Math.min(img.height, by + 8); y++) {
+        for (let x = bx; x < Math.min(img.width, bx + 8); x++) {
+          const v = img.data[y * img.width + x];
+          out.data[y * img.width + x] = Math.round((v + (m - v) * amount) / q) * q;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** Black bars: the content image centred inside a `w x h` frame. */
+function letterbox(content: GrayImage, w: number, h: number): GrayImage {
+  const out = createGray(w, h).data.fill(2);
+  const ox = (w - content.width) >> 1, oy = (h - content.height) >> 1;
+  for (let y = 0; y < content.height; y++) {
+    out.set(content.data.subarray(y * content.width, (y + 1) * content.width), (y + oy) * w + ox);
+  }
+  return { width: w, height: h, data: out };
+}
+
+function checkPlacement(
+  r: SpatialResult,
+  x: number,
+  y: number,
+  scale: number,
+  tolPx: number,
+  tolScale: number,
+) {
+  const b = r.best;
+  const msg = JSON.stringify(b);
+  assert.ok(Math.abs(b.x - x) <= tolPx, `x ${b.x} vs ${x}: ${msg}`);
+  assert.ok(Math.abs(b.y - y) <= tolPx, `y ${b.y} vs ${y}: ${msg}`);
+  assert.ok(Math.abs(b.scale / scale - 1) <= tolScale, `scale ${b.scale} vs ${scale}: ${msg}`);
+  assert.ok(Number.isFinite(b.score) && b.score <= 1 && b.score >= -1);
+  assert.equal(b.width, Math.round(fgWOf(b) * b.scaleX) || b.width);
+}
+
+function fgWOf(b: { width: number; scaleX: number }): number {
+  return b.width / b.scaleX;
+}
+
+const BG_W = 320, BG_H = 180;
+
+// ---- tests ---------------------------------------------------------------------------------
+
+Deno.test("crop at 100 %: exact position, scale exactly 1, high confidence", () => {
+  const s = scene(1);
+  const bg = [0, 1, 2, 3].map((t) => render(s, BG_W, BG_H, 0, 0, 1, { noise: 3, seed: t }));
+  const fg = [0, 1, 2].map((t) => render(s, 160, 90, 97, 41, 1, { noise: 3, seed: 10 + t }));
+  const r = searchSpatial(fg, bg);
+  checkPlacement(r, 97, 41, 1, 0, 0);
+  assert.equal(r.best.width, 160);
+  assert.equal(r.best.height, 90);
+  assert.ok(r.confidence > 0.9, `confidence ${r.confidence}`);
+  assert.equal(r.bestBgForFg.length, 3);
+  if (r.runnerUp) assert.ok(r.runnerUp.score < r.best.score);
+});
+
+Deno.test("scaled crop (0.7x, 1.6x) is found within 2 px and 1 %", () => {
+  const s = scene(2);
+  const bg = [render(s, BG_W, BG_H, 0, 0, 1, { noise: 2 })];
+  // fg 200x120 shown at 140x84 in bg: fg pixel = 0.7 bg pixels
+  const fg = [render(s, 200, 120, 61, 53, 0.7, { noise: 2, seed: 3 })];
+  checkPlacement(searchSpatial(fg, bg), 61, 53, 0.7, 2, 0.01);
+  // fg 100x60 shown at 160x96 in bg (fg is lower resolution than bg)
+  const fg2 = [render(s, 100, 60, 130, 70, 1.6, { noise: 2, seed: 4 })];
+  const r2 = searchSpatial(fg2, bg);
+  checkPlacement(r2, 130, 70, 1.6, 2, 0.01);
+  assert.ok(r2.confidence > 0.6, `confidence ${r2.confidence}`);
+});
+
+Deno.test("100 % wins over nearby scales under grading and compression", () => {
+  const s = scene(3);
+  const bg = [0, 1].map((t) =>
+    blocky(render(s, BG_W, BG_H, 0, 0, 1, { noise: 2, seed: t, gain: 180, offset: 40 }))
+  );
+  const fg = [0, 1, 2].map((t) => render(s, 240, 135, 40, 22, 1, { noise: 2, seed: 5 + t }));
+  const r = searchSpatial(fg, bg);
+  checkPlacement(r, 40, 22, 1, 0, 0);
+  assert.equal(r.best.scale, 1);
+  assert.ok(r.confidence > 0.8, `confidence ${r.confidence}`);
+});
+
+Deno.test("fg = whole bg at another resolution (0.5x and ~1.5x) gives x = y = 0", () => {
+  const s = scene(4);
+  const bg = [render(s, BG_W, BG_H, 0, 0, 1, { noise: 2 }), render(s, BG_W, BG_H, 0, 0, 1, { seed: 2 })];
+  // fg 640x360: scale 0.5
+  const fgBig = [render(s, 640, 360, 0, 0, 0.5, { noise: 2, seed: 7 })];
+  const r1 = searchSpatial(fgBig, bg);
+  assert.deepEqual([r1.best.x, r1.best.y, r1.best.width, r1.best.height], [0, 0, 320, 180]);
+  assert.equal(r1.best.scale, 0.5);
+  // fg 214x120: scaleX = 320/214 != scaleY = 1.5 (rounding)
+  const fgSmall = [render(s, 214, 120, 0, 0, 320 / 214, { noise: 1, seed: 8, upy: 1.5 })];
+  const r2 = searchSpatial(fgSmall, bg);
+  assert.deepEqual([r2.best.x, r2.best.y, r2.best.width, r2.best.height], [0, 0, 320, 180]);
+  assert.ok(Math.abs(r2.best.scaleX - 320 / 214) < 1e-12);
+  assert.equal(r2.best.scaleY, 1.5);
+  assert.ok(r2.confidence > 0.7, `confidence ${r2.confidence}`);
+});
+
+Deno.test("letterboxed fg: bars are ignored and may hang outside bg", () => {
+  const s = scene(5);
+  const bg = [render(s, BG_W, BG_H, 0, 0, 1, { noise: 2 })];
+  // content 200x100 at bg (70, 6); the fg frame is 200x150 with 25 px bars: y = 6 - 25 < 0
+  const fg = [0, 1, 2].map((t) =>
+    letterbox(render(s, 200, 100, 70, 6, 1, { noise: 2, seed: 20 + t }), 200, 150)
+  );
+  const r = searchSpatial(fg, bg);
+  checkPlacement(r, 70, -19, 1, 0, 0);
+  assert.ok(r.confidence > 0.9);
+  // with an explicit content rect and at 0.8x
+  const fg2 = [letterbox(render(s, 250, 125, 40, 30, 0.8, { noise: 2, seed: 9 }), 250, 180)];
+  const r2 = searchSpatial(fg2, bg, { content: { x: 0, y: 27, width: 250, height: 126 } });
+  checkPlacement(r2, 40, 30 - 27 * 0.8, 0.8, 2, 0.01);
+});
+
+Deno.test("moving scene: fg samples fall between bg samples", () => {
+  const s = scene(6);
+  const speed = 6; // world px per time unit
+  const bg = [0, 1, 2, 3, 4, 5, 6, 7].map((t) =>
+    blocky(render(s, BG_W, BG_H, t * speed, t * 2, 1, { noise: 2, seed: t }), 0.3, 4)
+  );
+  const times = [1.3, 3.6, 6.2];
+  const fg = times.map((t, i) =>
+    render(s, 180, 100, 55 + t * speed, 33 + t * 2, 1, { noise: 2, seed: 30 + i })
+  );
+  const r = searchSpatial(fg, bg);
+  checkPlacement(r, 55, 33, 1, 2, 0.01);
+  assert.deepEqual(r.bestBgForFg, [1, 4, 6]);
+  assert.ok(r.confidence > 0.6, `confidence ${r.confidence}`);
+});
+
+Deno.test("unrelated inputs give a low confidence", () => {
+  const bg = [0, 1, 2, 3].map((t) => render(scene(7), BG_W, BG_H, t * 5, 0, 1, { noise: 2, seed: t }));
+  const fg = [0, 1, 2].map((t) => render(scene(8), 192, 108, t * 3, 0, 1, { noise: 2, seed: t }));
+  const r = searchSpatial(fg, bg);
+  assert.ok(r.confidence < 0.3, `confidence ${r.confidence}`);
+  const fgFull = [render(scene(9), BG_W, BG_H, 0, 0, 1)];
+  assert.ok(searchSpatial(fgFull, bg).confidence < 0.3);
+});
+
+Deno.test("heavily downscaled and blocky bg, unscaledOnly and fixed scale", () => {
+  const s = scene(10);
+  // bg delivered at 1/2 resolution then upscaled back: blurry
+  const small = render(s, BG_W / 2, BG_H / 2, 0, 0, 2, { noise: 1 });
+  const bg = [blocky(resizeGray(small, BG_W, BG_H), 0.4, 5)];
+  const fg = [render(s, 128, 96, 150, 50, 1, { noise: 2, seed: 3 })];
+  const r = searchSpatial(fg, bg, { precision: 1 });
+  checkPlacement(r, 150, 50, 1, 1, 0.005);
+  const u = searchSpatial(fg, bg, { unscaledOnly: true, precision: 0 });
+  checkPlacement(u, 150, 50, 1, 1, 0);
+  const fixed = searchSpatial(fg, bg, { minScale: 1.25, maxScale: 1.25 });
+  assert.equal(fixed.best.scale, 1.25);
+  assert.ok(fixed.best.score < r.best.score);
+  assert.throws(() => searchSpatial(fg, bg, { minScale: 2, maxScale: 2 }));
+});
+
+Deno.test("refineSpatial recovers a slightly wrong placement on time-matched pairs", () => {
+  const s = scene(11);
+  const pairs = [0, 1, 2].map((t) => ({
+    bg: render(s, BG_W, BG_H, t * 10, 0, 1, { noise: 2, seed: t }),
+    fg: render(s, 150, 100, 80 + t * 10, 40, 1, { noise: 2, seed: 40 + t }),
+  }));
+  const r = refineSpatial(pairs, {
+    x: 82,
+    y: 39,
+    scale: 1.01,
+    scaleX: 1.01,
+    scaleY: 1.01,
+    width: 152,
+    height: 101,
+    score: 0,
+  });
+  assert.deepEqual([r.x, r.y, r.width, r.height, r.scale], [80, 40, 150, 100, 1]);
+  assert.ok(r.score > 0.9);
+});

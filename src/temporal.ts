@@ -1,0 +1,185 @@
+/**
+ * Temporal alignment of a foreground clip onto a background clip of the same footage.
+ *
+ * Pipeline: coarse band ({@link coarseBand}: sub-sampled k-NN + robust monotone chain) → banded
+ * similarities → banded phase DTW ({@link alignBanded}) → rate refinement from the path's drift
+ * (re-solving on the cached similarities) → held flags, offset, confidence.
+ * Time and memory are O(N·band) plus the small coarse problem; no N×M matrix is ever built.
+ * @module
+ */
+
+import { coarseBand, framePeriod, median } from "./band.ts";
+import { alignBanded, bandSimilarities, type DtwOptions } from "./dtw.ts";
+import type { EmbeddingStore } from "./embedding_store.ts";
+import { dotInt8 } from "./embedding_store.ts";
+import type { NeighbourIndex } from "./knn.ts";
+
+/** Inputs: embeddings and presentation timestamps (seconds) of both clips. */
+export interface TemporalInput {
+  /** Foreground embeddings, one per fg frame. */
+  fg: EmbeddingStore;
+  /** Presentation time of each fg frame (seconds, increasing, starting near 0). */
+  fgTimes: Float64Array;
+  /** Background embeddings, one per bg frame. */
+  bg: EmbeddingStore;
+  /** Presentation time of each bg frame (seconds, increasing). */
+  bgTimes: Float64Array;
+}
+
+/** Output of {@link alignTemporal}. */
+export interface TemporalResult {
+  /** bg frame index for every fg frame (non-decreasing); frames outside bg hold its first/last. */
+  map: Int32Array;
+  /** Cosine similarity of each fg frame with its mapped bg frame. */
+  scores: Float32Array;
+  /** 0 = matched, 1 = fg before bg starts (holds bg frame 0), 2 = after bg ends (holds last). */
+  held: Uint8Array;
+  /** Seconds: bg time ≈ rate·fg time + offset (median over matched frames; rate ≈ 1). */
+  offset: number;
+  /** bg seconds per fg second (≈ 1 for same-speed footage). */
+  rate: number;
+  /**
+   * Overall confidence in [0, 1], comparable across runs: median over matched frames of
+   * (score − s₀)/(1 − s₀), where s₀ is the frame's median similarity to unrelated (random) bg
+   * frames. Unrelated inputs give ≈ 0–0.3, well-matched footage > 0.8; non-distinctive matches
+   * (e.g. a single static shot) are penalised.
+   */
+  confidence: number;
+  /** Mean band width in bg frames per fg frame. */
+  bandWidth: number;
+  /** fg sub-sampling stride of the coarse pass. */
+  coarseStride: number;
+  /** bg sub-sampling stride of the coarse pass. */
+  coarseBgStride: number;
+  /** Neighbour search used by the coarse pass (`"exact"` or the index's kind). */
+  neighbourSearch: "exact" | string;
+  /** fg frame indices where the coarse chain breaks (cuts in the edit, dropped segments). */
+  breaks: number[];
+  /** Band cells (cosines) evaluated by the fine pass. */
+  cells: number;
+}
+
+/** Options of {@link alignTemporal}. */
+export interface TemporalOptions {
+  /** Minimum band half-width in bg frames (default: derived from the coarse stride). */
+  band?: number;
+  /** Neighbour index factory for the coarse pass (default: exact search). */
+  neighbourIndex?: () => NeighbourIndex;
+  /** Fine DTW tuning (rate is estimated; other fields as in {@link DtwOptions}). */
+  dtw?: Omit<DtwOptions, "rate">;
+}
+
+/** Validates timestamps: finite and non-decreasing. */
+function checkTimes(name: string, t: Float64Array, n: number): void {
+  if (t.length !== n) throw new RangeError(`${name} has ${t.length} entries for ${n} frames`);
+  for (let i = 0; i < n; i++) {
+    if (!Number.isFinite(t[i]) || (i > 0 && t[i] < t[i - 1])) {
+      throw new RangeError(`${name} must be finite and non-decreasing (index ${i})`);
+    }
+  }
+}
+
+/** Median similarity of fg frame `i` to `count` pseudo-random bg frames. */
+function unrelatedLevel(
+  fg: EmbeddingStore,
+  i: number,
+  fgInv: number,
+  bg: EmbeddingStore,
+  bgInv: Float32Array,
+  count: number,
+): number {
+  const dim = fg.dim;
+  const s: number[] = [];
+  let h = (Math.imul(i + 1, 2654435761) >>> 0) || 1;
+  for (let r = 0; r < count; r++) {
+    h ^= h << 13;
+    h ^= h >>> 17;
+    h ^= h << 5;
+    h >>>= 0;
+    const j = h % bg.count;
+    if (bgInv[j] > 0) s.push(dotInt8(fg.data, i * dim, bg.data, j * dim, dim) * fgInv * bgInv[j]);
+  }
+  return s.length ? median(s) : 0;
+}
+
+/**
+ * Finds, for every fg frame, the bg frame showing the same moment: one global, monotone,
+ * drift-free alignment tolerant of different/variable frame rates, trimmed ends, dropped or
+ * duplicated frames, cuts, fades and static stretches.
+ */
+export function alignTemporal(
+  input: TemporalInput,
+  opts: TemporalOptions = {},
+): TemporalResult {
+  const { fg, bg, fgTimes, bgTimes } = input;
+  const N = fg.count, M = bg.count;
+  if (N === 0 || M === 0) throw new RangeError("alignTemporal needs at least one fg and bg frame");
+  if (fg.dim !== bg.dim) throw new RangeError("fg and bg embeddings differ in dimension");
+  checkTimes("fgTimes", fgTimes, N);
+  checkTimes("bgTimes", bgTimes, M);
+
+  const band = coarseBand(fg, fgTimes, bg, bgTimes, {
+    neighbourIndex: opts.neighbourIndex,
+    margin: opts.band,
+  });
+  const fgInv = fg.invNorms();
+  const bgInv = bg.invNorms();
+  const sims = bandSimilarities(fg, bg, bgTimes, band.loTime, band.hiTime, 0, N, fgInv, bgInv);
+
+  const bgPeriod = framePeriod(bgTimes);
+  const phaseSteps = opts.dtw?.phaseSteps ?? 8;
+  let rate = band.rate;
+  let res = alignBanded(sims, fgTimes, bgTimes, band.loTime, band.hiTime, {
+    ...opts.dtw,
+    rate,
+  });
+  const span = Math.max(fgTimes[N - 1] - fgTimes[0], 1e-9);
+  for (let iter = 0; iter < 2; iter++) {
+    // A rate error makes the steady phase creep: re-solve with the corrected rate.
+    if (Math.abs(res.drift) <= 0.75 * bgPeriod / phaseSteps) break;
+    rate += res.drift / span;
+    res = alignBanded(sims, fgTimes, bgTimes, band.loTime, band.hiTime, { ...opts.dtw, rate });
+  }
+
+  const held = new Uint8Array(N);
+  const half = 0.5 * bgPeriod;
+  const offs: number[] = [];
+  for (let i = 0; i < N; i++) {
+    const tau = res.target[i];
+    if (tau < bgTimes[0] - half) held[i] = 1;
+    else if (tau > bgTimes[M - 1] + half) held[i] = 2;
+    else offs.push(tau - rate * fgTimes[i]);
+  }
+  const map = res.map;
+  for (let i = 0; i < N; i++) {
+    if (held[i] === 1) map[i] = 0;
+    else if (held[i] === 2) map[i] = M - 1;
+  }
+
+  // Confidence: distinctiveness of the matches against unrelated bg frames.
+  const z: number[] = [];
+  const step = Math.max(1, Math.floor(N / 1500));
+  for (let i = 0; i < N; i += step) {
+    if (held[i] !== 0 || fgInv[i] === 0) continue;
+    const s0 = unrelatedLevel(fg, i, fgInv[i], bg, bgInv, 9);
+    z.push((res.scores[i] - s0) / Math.max(1e-6, 1 - s0));
+  }
+  const confidence = z.length ? Math.max(0, Math.min(1, median(z))) : 0;
+
+  let widthSum = 0;
+  for (let i = 0; i < N; i++) widthSum += band.hi[i] - band.lo[i] + 1;
+  return {
+    map,
+    scores: res.scores,
+    held,
+    offset: offs.length ? median(offs) : band.offset,
+    rate,
+    confidence,
+    bandWidth: widthSum / N,
+    coarseStride: band.fgStride,
+    coarseBgStride: band.bgStride,
+    neighbourSearch: band.neighbourSearch,
+    breaks: band.breaks,
+    cells: sims.cells,
+  };
+}
