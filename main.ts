@@ -6,12 +6,19 @@ import { runCli } from "./src/cli.ts";
 import { ExitCode } from "./src/errors.ts";
 import { killAllChildren, removeTempFiles } from "./src/process.ts";
 
+/** Stops every ffmpeg child, deletes the temporary output, says so in one line, exits 130. */
 function onSignal(name: string): () => void {
   return () => {
     killAllChildren();
     removeTempFiles();
     try {
-      Deno.stderr.writeSync(new TextEncoder().encode(`\nvidkompy: interrupted by ${name}; no output was written\n`));
+      // on a terminal, first clear the progress bar drawn on the current line
+      const clear = Deno.stderr.isTerminal() ? "\r\x1b[2K" : "";
+      Deno.stderr.writeSync(
+        new TextEncoder().encode(
+          `${clear}vidkompy: interrupted by ${name}; no output was written, run again to finish\n`,
+        ),
+      );
     } catch {
       // stderr gone
     }
@@ -20,7 +27,9 @@ function onSignal(name: string): () => void {
 }
 
 if (import.meta.main) {
-  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT", "SIGBREAK"] : ["SIGINT", "SIGTERM", "SIGHUP"];
+  const signals: Deno.Signal[] = Deno.build.os === "windows"
+    ? ["SIGINT", "SIGBREAK"]
+    : ["SIGINT", "SIGTERM", "SIGHUP"];
   for (const s of signals) Deno.addSignalListener(s, onSignal(s));
   const code = await runCli(Deno.args);
   killAllChildren();

@@ -8,46 +8,141 @@ import * as path from "node:path";
 import { DENO, ff, table, timed, vidkompyArgs } from "./util.ts";
 
 /** Runs the bench; returns the markdown table. */
-export async function compositeBench(opts: { seconds: number; preset: string; dir: string }): Promise<string> {
+export async function compositeBench(
+  opts: { seconds: number; preset: string; dir: string },
+): Promise<string> {
   const { dir } = opts;
   const bg = path.join(dir, "bench_bg_1080p.mp4");
   const fg = path.join(dir, "bench_fg_720p.mp4");
   const dur = opts.seconds;
   console.error(`making ${dur} s 1080p bg and 720p fg …`);
   await ff([
-    "-f", "lavfi", "-i", `testsrc2=s=1920x1080:r=30,noise=alls=4:allf=t`,
-    "-f", "lavfi", "-i", "sine=f=440:sample_rate=48000",
-    "-t", String(dur + 2), "-c:v", "libx264", "-crf", "23", "-preset", "ultrafast", "-c:a", "aac", bg,
+    "-f",
+    "lavfi",
+    "-i",
+    `testsrc2=s=1920x1080:r=30,noise=alls=4:allf=t`,
+    "-f",
+    "lavfi",
+    "-i",
+    "sine=f=440:sample_rate=48000",
+    "-t",
+    String(dur + 2),
+    "-c:v",
+    "libx264",
+    "-crf",
+    "23",
+    "-preset",
+    "ultrafast",
+    "-c:a",
+    "aac",
+    bg,
   ]);
   await ff([
-    "-ss", "2", "-i", bg, "-t", String(dur), "-vf", "crop=1280:720:320:180",
-    "-c:v", "libx264", "-crf", "20", "-preset", "ultrafast", "-c:a", "aac", fg,
+    "-ss",
+    "2",
+    "-i",
+    bg,
+    "-t",
+    String(dur),
+    "-vf",
+    "crop=1280:720:320:180",
+    "-c:v",
+    "libx264",
+    "-crf",
+    "20",
+    "-preset",
+    "ultrafast",
+    "-c:a",
+    "aac",
+    fg,
   ]);
   const x = 320, y = 180, offset = 2;
   const outA = path.join(dir, "out_vidkompy.mp4");
   const outB = path.join(dir, "out_ffmpeg.mp4");
   console.error("running vidkompy comp …");
-  const a = await timed(DENO, vidkompyArgs([
-    "comp", "--bg", bg, "--fg", fg, "-o", outA, "-y", "--x", String(x), "--y", String(y),
-    "--time-offset", String(offset), "--preset", opts.preset, "--crf", "18", "-q",
-  ]));
+  const a = await timed(
+    DENO,
+    vidkompyArgs([
+      "comp",
+      "--bg",
+      bg,
+      "--fg",
+      fg,
+      "-o",
+      outA,
+      "-y",
+      "--x",
+      String(x),
+      "--y",
+      String(y),
+      "--time-offset",
+      String(offset),
+      "--preset",
+      opts.preset,
+      "--crf",
+      "18",
+      "-q",
+    ]),
+  );
   if (a.code !== 0) throw new Error(`vidkompy failed: ${a.stderr}`);
   console.error("running ffmpeg-only overlay …");
   const b = await timed("ffmpeg", [
-    "-hide_banner", "-nostdin", "-v", "error", "-y",
-    "-ss", String(offset), "-i", bg, "-i", fg,
-    "-filter_complex", `[0:v][1:v]overlay=x=${x}:y=${y}:eof_action=repeat:shortest=0[v]`,
-    "-map", "[v]", "-map", "1:a:0", "-frames:v", String(dur * 30),
-    "-c:v", "libx264", "-crf", "18", "-preset", opts.preset, "-pix_fmt", "yuv420p",
-    "-c:a", "aac", "-b:a", "192k", "-movflags", "+faststart", outB,
+    "-hide_banner",
+    "-nostdin",
+    "-v",
+    "error",
+    "-y",
+    "-ss",
+    String(offset),
+    "-i",
+    bg,
+    "-i",
+    fg,
+    "-filter_complex",
+    `[0:v][1:v]overlay=x=${x}:y=${y}:eof_action=repeat:shortest=0[v]`,
+    "-map",
+    "[v]",
+    "-map",
+    "1:a:0",
+    "-frames:v",
+    String(dur * 30),
+    "-c:v",
+    "libx264",
+    "-crf",
+    "18",
+    "-preset",
+    opts.preset,
+    "-pix_fmt",
+    "yuv420p",
+    "-c:a",
+    "aac",
+    "-b:a",
+    "192k",
+    "-movflags",
+    "+faststart",
+    outB,
   ]);
   if (b.code !== 0) throw new Error(`ffmpeg failed: ${b.stderr}`);
   const frames = dur * 30;
   return table(
     ["run", "frames", "wall s", "fps", "peak RSS MB", "ratio to ffmpeg"],
     [
-      ["vidkompy comp (known alignment)", frames, a.seconds.toFixed(1), (frames / a.seconds).toFixed(1), a.peakRssMb?.toFixed(0) ?? "n/a", (a.seconds / b.seconds).toFixed(3)],
-      ["ffmpeg -filter_complex overlay", frames, b.seconds.toFixed(1), (frames / b.seconds).toFixed(1), b.peakRssMb?.toFixed(0) ?? "n/a", "1.000"],
+      [
+        "vidkompy comp (known alignment)",
+        frames,
+        a.seconds.toFixed(1),
+        (frames / a.seconds).toFixed(1),
+        a.peakRssMb?.toFixed(0) ?? "n/a",
+        (a.seconds / b.seconds).toFixed(3),
+      ],
+      [
+        "ffmpeg -filter_complex overlay",
+        frames,
+        b.seconds.toFixed(1),
+        (frames / b.seconds).toFixed(1),
+        b.peakRssMb?.toFixed(0) ?? "n/a",
+        "1.000",
+      ],
     ],
   );
 }

@@ -23,8 +23,14 @@ if (import.meta.main) {
   try {
     for (const name of names) {
       if (name === "composite") {
-        const t = await compositeBench({ seconds: Number(values.seconds), preset: values.preset!, dir });
-        sections.push(`## composite (1080p, ${values.seconds} s, libx264 ${values.preset})\n\n${t}`);
+        const t = await compositeBench({
+          seconds: Number(values.seconds),
+          preset: values.preset!,
+          dir,
+        });
+        sections.push(
+          `## composite (1080p, ${values.seconds} s, libx264 ${values.preset})\n\n${t}`,
+        );
       } else if (name === "accuracy") {
         const { accuracyBench } = await import("./accuracy_bench.ts");
         sections.push(`## alignment accuracy\n\n${await accuracyBench({ dir })}`);
@@ -37,8 +43,8 @@ if (import.meta.main) {
   } finally {
     if (!values.keep) await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
-  const md = `# vidkompy bench results\n\n${new Date().toISOString()}, ${navigator.hardwareConcurrency} cores\n\n${
-    sections.join("\n\n")
-  }\n`;
+  const md = `# vidkompy bench results\n\n${
+    new Date().toISOString()
+  }, ${navigator.hardwareConcurrency} cores\n\n${sections.join("\n\n")}\n`;
   await Deno.writeTextFile(new URL("./results.md", import.meta.url), md);
 }

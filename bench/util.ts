@@ -40,7 +40,13 @@ export async function timed(cmd: string, args: string[]): Promise<Timed> {
     peakRssMb = Number(m[1]) / 1024;
     stderr = stderr.replace(/VKRSS \d+\n?/, "");
   }
-  return { seconds, peakRssMb, code: out.code, stderr, stdout: new TextDecoder().decode(out.stdout) };
+  return {
+    seconds,
+    peakRssMb,
+    code: out.code,
+    stderr,
+    stdout: new TextDecoder().decode(out.stdout),
+  };
 }
 
 /** Runs ffmpeg quietly and throws on failure. */

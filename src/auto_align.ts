@@ -18,7 +18,12 @@ import type { Rect } from "./gray_image.ts";
 import { detectContentRect } from "./letterbox.ts";
 import type { VideoInfo } from "./probe.ts";
 import { type ProgressSink, silentProgress } from "./progress.ts";
-import { refineSpatial, searchSpatial, type SpatialCandidate } from "./spatial_search.ts";
+import {
+  refineSpatial,
+  searchSpatial,
+  type SpatialCandidate,
+  type SpatialSearchOptions,
+} from "./spatial_search.ts";
 import { alignTemporal } from "./temporal.ts";
 import type { Tools } from "./tools.ts";
 import { EMBED_W } from "./embed.ts";
@@ -64,7 +69,11 @@ export interface AutoAlignResult {
   backend: Record<string, string>;
 }
 
-function toSpatial(c: SpatialCandidate, content: Rect | null, runnerUp: SpatialCandidate | null): SpatialAlignment {
+function toSpatial(
+  c: SpatialCandidate,
+  content: Rect | null,
+  runnerUp: SpatialCandidate | null,
+): SpatialAlignment {
   return {
     x: c.x,
     y: c.y,
@@ -74,7 +83,9 @@ function toSpatial(c: SpatialCandidate, content: Rect | null, runnerUp: SpatialC
     width: c.width,
     height: c.height,
     confidence: c.score,
-    runnerUp: runnerUp ? { x: runnerUp.x, y: runnerUp.y, scale: runnerUp.scale, confidence: runnerUp.score } : null,
+    runnerUp: runnerUp
+      ? { x: runnerUp.x, y: runnerUp.y, scale: runnerUp.scale, confidence: runnerUp.score }
+      : null,
     content,
     method: "auto",
   };
@@ -100,6 +111,17 @@ function footprintOfContent(sp: SpatialAlignment, content: Rect, bg: VideoInfo) 
   };
 }
 
+function relativeTimes(info: VideoInfo, n: number): Float64Array {
+  const out = new Float64Array(n);
+  const t0 = info.frameTimes[0];
+  const dt = 1 / (info.fps || 25);
+  const last = info.frameCount - 1;
+  for (let i = 0; i < n; i++) {
+    out[i] = i <= last ? info.frameTimes[i] - t0 : info.frameTimes[last] - t0 + (i - last) * dt;
+  }
+  return out;
+}
+
 function fmt(n: number | null | undefined): string {
   return n === null || n === undefined ? "n/a" : n.toFixed(3);
 }
@@ -123,52 +145,38 @@ export async function autoAlign(opts: AutoAlignOptions): Promise<AutoAlignResult
   // --- spatial -------------------------------------------------------------------------
   const fgIdx = spreadIndices(fg.frameCount, 5, 0.1, 0.9);
   const fgSamples = await grabGrayFrames(fg, fgIdx, { ffmpeg: tools.ffmpeg }, "fg");
-  if (fgSamples.length === 0) throw new VidkompyError(`fg '${fg.path}' gave no frames when decoded; check the file`);
+  if (fgSamples.length === 0) {
+    throw new VidkompyError(`fg '${fg.path}' gave no frames when decoded; check the file`);
+  }
   const content = detectContentRect(fgSamples);
   const hasBars = content.width < fg.width || content.height < fg.height;
-  let spatial: SpatialAlignment;
-  let spatialSearched = false;
-  if (opts.spatial) {
-    spatial = opts.spatial;
-  } else {
-    progress.log("spatial: searching fg inside bg …");
-    const bgIdx = spreadIndices(bg.frameCount, Math.min(16, bg.frameCount), 0.02, 0.98);
-    const bgSamples = await grabGrayFrames(bg, bgIdx, { ffmpeg: tools.ffmpeg }, "bg");
-    if (bgSamples.length === 0) throw new VidkompyError(`bg '${bg.path}' gave no frames when decoded; check the file`);
-    const res = searchSpatial(fgSamples, bgSamples, {
-      content,
-      unscaledOnly: opts.unscaledOnly,
-      minScale: opts.scale,
-      maxScale: opts.scale,
-    });
-    spatial = toSpatial(res.best, hasBars ? content : null, res.runnerUp);
-    spatialSearched = true;
-    progress.log(
-      `spatial: x=${spatial.x} y=${spatial.y} scale=${spatial.scale.toFixed(4)} ncc=${fmt(spatial.confidence)}`,
-    );
-  }
-  if (hasBars && !spatial.content) spatial.content = content;
-  backend.spatial = "cpu";
-  lap("spatial");
+  const searchOpts: SpatialSearchOptions = { content };
+  if (opts.unscaledOnly) searchOpts.unscaledOnly = true;
+  if (opts.scale !== undefined) searchOpts.minScale = searchOpts.maxScale = opts.scale;
+  const toCandidate = (sp: SpatialAlignment): SpatialCandidate => ({
+    x: sp.x,
+    y: sp.y,
+    scale: sp.scale,
+    scaleX: sp.scaleX,
+    scaleY: sp.scaleY,
+    width: sp.width,
+    height: sp.height,
+    score: sp.confidence ?? 0,
+  });
 
-  if (spatialSearched && !opts.force && (spatial.confidence ?? 0) < MIN_SPATIAL_CONFIDENCE) {
-    throw new VidkompyError(
-      `fg does not appear inside bg (best spatial match ${fmt(spatial.confidence)} < ${MIN_SPATIAL_CONFIDENCE}); ` +
-        "check that both show the same footage, or pass --force",
-      ExitCode.NoAlignment,
-    );
-  }
-
-  // --- temporal ------------------------------------------------------------------------
-  let temporal: TemporalAlignment;
-  const fp = footprintOfContent(spatial, content, bg);
-  if (!fp) {
-    throw new VidkompyError("fg lies outside bg at the given position; check --x/--y/--scale", ExitCode.Usage);
-  }
-  if (opts.timeOffset !== undefined) {
-    temporal = offsetTemporal(fg, bg, opts.timeOffset);
-  } else {
-    const ringPx = opts.match === "border" ? Math.max(1, Math.round(((opts.margin ?? 8) * EMBED_W) / fp.bg.width)) : 0;
+  /** Embeds fg and bg-under-fg and aligns them in time. */
+  const temporalFor = async (sp: SpatialAlignment): Promise<TemporalAlignment> => {
+    const fp = footprintOfContent(sp, content, bg);
+    if (!fp) {
+      throw new VidkompyError(
+        "fg lies outside bg at the given position; check --x/--y/--scale",
+        ExitCode.Usage,
+      );
+    }
+    if (opts.timeOffset !== undefined) return offsetTemporal(fg, bg, opts.timeOffset);
+    const ringPx = opts.match === "border"
+      ? Math.max(1, Math.round(((opts.margin ?? 8) * EMBED_W) / fp.bg.width))
+      : 0;
     progress.start("embedding", fg.frameCount + bg.frameCount);
     let nf = 0, nb = 0;
     const [fgEmb, bgEmb] = await Promise.all([
@@ -195,22 +203,15 @@ export async function autoAlign(opts: AutoAlignOptions): Promise<AutoAlignResult
     backend.embedding = "cpu";
     lap("embedding");
     if (fgEmb.count === 0 || bgEmb.count === 0) {
-      throw new VidkompyError("no frames could be decoded for temporal alignment; check the inputs");
+      throw new VidkompyError(
+        "no frames could be decoded for temporal alignment; check the inputs",
+      );
     }
-    const rel = (info: VideoInfo, n: number) => {
-      const out = new Float64Array(n);
-      const t0 = info.frameTimes[0];
-      const dt = 1 / (info.fps || 25);
-      for (let i = 0; i < n; i++) {
-        out[i] = i < info.frameCount ? info.frameTimes[i] - t0 : info.frameTimes[info.frameCount - 1] - t0 + (i - info.frameCount + 1) * dt;
-      }
-      return out;
-    };
     const res = alignTemporal({
       fg: fgEmb,
-      fgTimes: rel(fg, fgEmb.count),
+      fgTimes: relativeTimes(fg, fgEmb.count),
       bg: bgEmb,
-      bgTimes: rel(bg, bgEmb.count),
+      bgTimes: relativeTimes(bg, bgEmb.count),
     });
     backend.temporal = res.neighbourSearch;
     // the decoder may give fewer/more frames than the probe counted: fit the map to fg
@@ -224,7 +225,13 @@ export async function autoAlign(opts: AutoAlignOptions): Promise<AutoAlignResult
       held[i] = i < res.map.length ? res.held[k] : 2;
       scores[i] = res.scores[k];
     }
-    temporal = {
+    lap("temporal");
+    progress.log(
+      `temporal: offset=${res.offset.toFixed(3)} s rate=${res.rate.toFixed(4)} confidence=${
+        fmt(res.confidence)
+      }`,
+    );
+    return {
       offset: res.offset,
       rate: res.rate,
       confidence: res.confidence,
@@ -233,44 +240,123 @@ export async function autoAlign(opts: AutoAlignOptions): Promise<AutoAlignResult
       held,
       method: "auto",
     };
-    lap("temporal");
-    progress.log(`temporal: offset=${res.offset.toFixed(3)} s rate=${res.rate.toFixed(4)} confidence=${fmt(res.confidence)}`);
-    if (!opts.force && res.confidence < MIN_TEMPORAL_CONFIDENCE) {
-      throw new VidkompyError(
-        `fg and bg do not show the same footage (best temporal match ${fmt(res.confidence)} < ${MIN_TEMPORAL_CONFIDENCE}, ` +
-          `spatial ${fmt(spatial.confidence)}); check the inputs, or pass --force`,
-        ExitCode.NoAlignment,
-      );
-    }
-  }
+  };
 
-  // --- verify / refine the placement on time-matched pairs -------------------------------
-  if (spatialSearched) {
+  /** Full-resolution fg/bg frame pairs that the temporal map says show the same moment. */
+  const matchedPairs = async (tp: TemporalAlignment) => {
     const matched: number[] = [];
-    for (let i = 0; i < temporal.map.length; i++) if (!temporal.held?.[i]) matched.push(i);
-    if (matched.length > 0) {
-      const pick = spreadIndices(matched.length, 4, 0.1, 0.9).map((k) => matched[k]);
-      const fgF = await grabGrayFrames(fg, pick, { ffmpeg: tools.ffmpeg }, "fg");
-      const bgF = await grabGrayFrames(bg, pick.map((i) => temporal.map[i]), { ffmpeg: tools.ffmpeg }, "bg");
-      const pairs = fgF.map((f, k) => ({ fg: f, bg: bgF[Math.min(k, bgF.length - 1)] })).filter((p) => p.bg);
-      if (pairs.length > 0) {
-        const refined = refineSpatial(pairs, {
-          x: spatial.x,
-          y: spatial.y,
-          scale: spatial.scale,
-          scaleX: spatial.scaleX,
-          scaleY: spatial.scaleY,
-          width: spatial.width,
-          height: spatial.height,
-          score: spatial.confidence ?? 0,
-        }, { content });
-        const runnerUp = spatial.runnerUp;
-        spatial = toSpatial(refined, spatial.content ?? null, null);
-        spatial.runnerUp = runnerUp ?? null;
-        progress.log(`refined: x=${spatial.x} y=${spatial.y} scale=${spatial.scale.toFixed(4)} ncc=${fmt(spatial.confidence)}`);
+    for (let i = 0; i < tp.map.length; i++) if (!tp.held?.[i]) matched.push(i);
+    if (matched.length === 0) return [];
+    const pick = spreadIndices(matched.length, 5, 0.08, 0.92).map((k) => matched[k]);
+    const fgF = await grabGrayFrames(fg, pick, { ffmpeg: tools.ffmpeg }, "fg");
+    const bgF = await grabGrayFrames(
+      bg,
+      pick.map((i) => tp.map[i]),
+      { ffmpeg: tools.ffmpeg },
+      "bg",
+    );
+    const n = Math.min(fgF.length, bgF.length);
+    return Array.from({ length: n }, (_, k) => ({ fg: fgF[k], bg: bgF[k] }));
+  };
+
+  let spatial: SpatialAlignment;
+  let spatialSearched = false;
+  if (opts.spatial) {
+    spatial = opts.spatial;
+  } else {
+    progress.log("spatial: searching fg inside bg …");
+    const bgIdx = spreadIndices(bg.frameCount, Math.min(24, bg.frameCount), 0.02, 0.98);
+    const bgSamples = await grabGrayFrames(bg, bgIdx, { ffmpeg: tools.ffmpeg }, "bg");
+    if (bgSamples.length === 0) {
+      throw new VidkompyError(`bg '${bg.path}' gave no frames when decoded; check the file`);
+    }
+    const res = searchSpatial(fgSamples, bgSamples, searchOpts);
+    // The nearest bg sample is only roughly at fg's moment; in moving footage (zooms, pans)
+    // a wrong scale/position at a slightly wrong time can beat the truth. Search again against
+    // every bg frame in a window around each fg sample's best bg sample.
+    const step = bgIdx.length > 1 ? bgIdx[1] - bgIdx[0] : 1;
+    const half = Math.max(2, Math.ceil(step * 0.75));
+    const stride = Math.max(1, Math.ceil((2 * half + 1) / 25));
+    let best = res.best;
+    let runnerUp = res.runnerUp;
+    const order = fgSamples.map((_, k) => k).slice(0, 5);
+    for (const k of order) {
+      const center = bgIdx[res.bestBgForFg[k] ?? 0];
+      const win: number[] = [];
+      for (let j = center - half; j <= center + half; j += stride) {
+        if (j >= 0 && j < bg.frameCount) win.push(j);
       }
+      const frames = await grabGrayFrames(bg, win, { ffmpeg: tools.ffmpeg }, "bg");
+      if (frames.length === 0) continue;
+      const r = searchSpatial([fgSamples[k]], frames, searchOpts);
+      progress.log(
+        `spatial: fg sample ${fgIdx[k]} vs bg ${win[0]}..${win[win.length - 1]}: ` +
+          `x=${r.best.x} y=${r.best.y} scale=${r.best.scale.toFixed(4)} ncc=${fmt(r.best.score)}`,
+      );
+      if (r.best.score > best.score) {
+        best = r.best;
+        runnerUp = r.runnerUp;
+      }
+      if (best.score > 0.97) break;
+    }
+    spatial = toSpatial(best, hasBars ? content : null, runnerUp);
+    spatialSearched = true;
+    progress.log(
+      `spatial: x=${spatial.x} y=${spatial.y} scale=${spatial.scale.toFixed(4)} ncc=${
+        fmt(spatial.confidence)
+      }`,
+    );
+  }
+  if (hasBars && !spatial.content) spatial.content = content;
+  backend.spatial = "cpu";
+  lap("spatial");
+
+  // --- temporal, then placement re-checked on time-matched pairs --------------------------
+  let temporal = await temporalFor(spatial);
+  if (spatialSearched) {
+    for (let round = 0; round < 2; round++) {
+      const pairs = await matchedPairs(temporal);
+      if (pairs.length === 0) break;
+      const refined = refineSpatial(pairs, toCandidate(spatial), { content });
+      // a full search on the matched pairs catches a placement found on mismatched times
+      const again = searchSpatial(pairs.map((q) => q.fg), pairs.map((q) => q.bg), searchOpts);
+      const runnerUp = spatial.runnerUp ?? null;
+      const moved = Math.abs(again.best.x - refined.x) > 2 ||
+        Math.abs(again.best.y - refined.y) > 2 ||
+        Math.abs(again.best.scale / refined.scale - 1) > 0.01;
+      if (moved && again.best.score > refined.score + 0.005) {
+        progress.log(
+          `spatial: re-placed on matched frames: x=${again.best.x} y=${again.best.y} ` +
+            `scale=${again.best.scale.toFixed(4)} ncc=${fmt(again.best.score)} (was ${
+              fmt(refined.score)
+            })`,
+        );
+        spatial = toSpatial(again.best, spatial.content ?? null, again.runnerUp);
+        lap("refine");
+        temporal = await temporalFor(spatial);
+        continue;
+      }
+      spatial = toSpatial(refined, spatial.content ?? null, null);
+      spatial.runnerUp = runnerUp;
+      progress.log(
+        `refined: x=${spatial.x} y=${spatial.y} scale=${spatial.scale.toFixed(4)} ncc=${
+          fmt(spatial.confidence)
+        }`,
+      );
+      break;
     }
     lap("refine");
+  }
+  if (
+    !opts.force && temporal.confidence !== null && temporal.confidence < MIN_TEMPORAL_CONFIDENCE
+  ) {
+    throw new VidkompyError(
+      `fg and bg do not show the same footage (best temporal match ${fmt(temporal.confidence)} < ` +
+        `${MIN_TEMPORAL_CONFIDENCE}, spatial ${
+          fmt(spatial.confidence)
+        }); check the inputs, or pass --force`,
+      ExitCode.NoAlignment,
+    );
   }
   return {
     alignment: { vidkompy: 1, bg: summarize(bg), fg: summarize(fg), spatial, temporal },

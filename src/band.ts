@@ -96,6 +96,26 @@ export function median(values: ArrayLike<number>): number {
   return a.length % 2 ? a[m] : 0.5 * (a[m - 1] + a[m]);
 }
 
+/**
+ * Robust mode: the median of the densest `fraction` of the values (shortest window covering
+ * that fraction once sorted). Tolerates up to ~1 − fraction of contaminated values as long as they
+ * are spread out. NaN when empty.
+ */
+export function denseMode(values: number[], fraction = 0.3): number {
+  const a = values.slice().sort((x, y) => x - y);
+  if (a.length === 0) return NaN;
+  const h = Math.max(1, Math.ceil(fraction * a.length));
+  let best = 0, width = Infinity;
+  for (let i = 0; i + h <= a.length; i++) {
+    const w = a[i + h - 1] - a[i];
+    if (w < width) {
+      width = w;
+      best = i;
+    }
+  }
+  return a[best + (h >> 1)];
+}
+
 /** Index of the first element of sorted `times` that is ≥ `t` (times.length if none). */
 export function lowerBound(times: Float64Array, t: number): number {
   let lo = 0, hi = times.length;
@@ -178,6 +198,7 @@ function candidates(
   const wA: number[] = [];
   const start = new Int32Array(nF + 1);
   const far = Math.max(tol, 0.5);
+  const lastSample = Math.ceil(M / sB) - 1;
   for (let a = 0; a < nF; a++) {
     start[a] = fgA.length;
     const o = a * k;
@@ -196,6 +217,8 @@ function candidates(
     for (let r = 0; r < k; r++) {
       const id = ids[o + r];
       if (id < 0) break;
+      // The first/last bg sample also attracts every fg frame beyond bg's ends: no position info.
+      if (id === 0 || id === lastSample) continue;
       const s = scores[o + r];
       const w = (s - baseline) / (1 - baseline) - MIN_WEIGHT;
       if (!(w > 0)) continue;
@@ -276,10 +299,27 @@ function fitChain(
   }
   ids.reverse();
   breaks.reverse();
+  // A "break" that in fact follows the steady rate (a gap bridged over ambiguous samples) is
+  // relabelled as a continuous link.
+  for (let s = 1; s < ids.length; s++) {
+    if (!breaks[s]) continue;
+    const p = ids[s], q = ids[s - 1];
+    const dev = Math.abs(
+      bgTimes[c.bg[p]] - bgTimes[c.bg[q]] - rate * (fgTimes[c.fg[p]] - fgTimes[c.fg[q]]),
+    );
+    if (dev <= tol) breaks[s] = false;
+  }
   return { ids, breaks };
 }
 
-/** Theil–Sen slope of bg time vs fg time within unbroken chain segments (NaN if too short). */
+/**
+ * Rate (bg seconds per fg second) from the chain: Theil–Sen over pairs of chain points inside
+ * unbroken segments, separated by between max(minSpan, 10 %) and max(2·minSpan, 25 %) of the
+ * segment: long enough that frame quantisation and single dropped frames barely matter, short
+ * enough that a step (a segment missing from bg, bridged by the chain) only affects a minority of
+ * pairs; the robust mode ({@link denseMode}) of the slopes ignores that minority. Snapped to 1 when the implied drift over the chain is under 2 bg frames
+ * (indistinguishable from same-speed footage). NaN if there is too little data.
+ */
 function chainRate(
   c: Candidates,
   ids: number[],
@@ -287,23 +327,33 @@ function chainRate(
   fgTimes: Float64Array,
   bgTimes: Float64Array,
   minSpan: number,
+  bgPeriod: number,
 ): number {
   const slopes: number[] = [];
   let segStart = 0;
+  let longest = 0;
   for (let s = 1; s <= ids.length; s++) {
     if (s < ids.length && !breaks[s]) continue;
     const seg = ids.slice(segStart, s);
-    const stride = Math.max(1, Math.floor(seg.length / 60));
+    segStart = s;
+    if (seg.length < 2) continue;
+    const segSpan = fgTimes[c.fg[seg[seg.length - 1]]] - fgTimes[c.fg[seg[0]]];
+    longest = Math.max(longest, segSpan);
+    const need = Math.max(minSpan, 0.1 * segSpan);
+    const cap = Math.max(2 * minSpan, 0.25 * segSpan);
+    const stride = Math.max(1, Math.floor(seg.length / 200));
     for (let x = 0; x < seg.length; x += stride) {
       for (let y = x + stride; y < seg.length; y += stride) {
         const dtf = fgTimes[c.fg[seg[y]]] - fgTimes[c.fg[seg[x]]];
-        if (dtf < minSpan) continue;
+        if (dtf < need) continue;
+        if (dtf > cap) break;
         slopes.push((bgTimes[c.bg[seg[y]]] - bgTimes[c.bg[seg[x]]]) / dtf);
       }
     }
-    segStart = s;
   }
-  return slopes.length >= 3 ? median(slopes) : NaN;
+  if (slopes.length < 3) return NaN;
+  const r = denseMode(slopes);
+  return Math.abs(r - 1) * longest < 2 * bgPeriod ? 1 : r;
 }
 
 /**
@@ -370,24 +420,32 @@ export function coarseBand(
   const minSpan = Math.max(2, 10 * sF * fgPeriod);
   let rate = 1;
   let fit = fitChain(all, fgTimes, bgTimes, nB, rate, tol);
-  const est = chainRate(all, fit.ids, fit.breaks, fgTimes, bgTimes, minSpan);
+  const est = chainRate(all, fit.ids, fit.breaks, fgTimes, bgTimes, minSpan, bgPeriod);
   if (Number.isFinite(est) && est > 0.25 && est < 4) {
     if (Math.abs(est - 1) > 0.01) {
       rate = est;
       fit = fitChain(all, fgTimes, bgTimes, nB, rate, tol);
-      const est2 = chainRate(all, fit.ids, fit.breaks, fgTimes, bgTimes, minSpan);
+      const est2 = chainRate(all, fit.ids, fit.breaks, fgTimes, bgTimes, minSpan, bgPeriod);
       if (Number.isFinite(est2) && est2 > 0.25 && est2 < 4) rate = est2;
     } else {
       rate = est;
     }
   }
 
-  const chain: ChainPoint[] = fit.ids.map((p, s) => ({
+  let chain: ChainPoint[] = fit.ids.map((p, s) => ({
     fg: all.fg[p],
     bg: all.bg[p],
     score: all.score[p],
     breakBefore: fit.breaks[s],
   }));
+  // fg frames beyond either end of bg match bg's first/last frames: such points at the ends of
+  // the chain carry no position; extrapolating from interior points is more accurate.
+  const edge = 2 * tol;
+  let a0 = 0, a1 = chain.length;
+  while (a1 - a0 > 1 && bgTimes[chain[a0].bg] < bgTimes[0] + edge) a0++;
+  while (a1 - a0 > 1 && bgTimes[chain[a1 - 1].bg] > bgTimes[M - 1] - edge) a1--;
+  chain = chain.slice(a0, a1);
+  if (chain.length) chain[0].breakBefore = false;
   const marginFrames = Math.max(opts.margin ?? 0, Math.ceil(1.5 * sB) + 3);
   const band = bandFromChain(chain, fgTimes, bgTimes, rate, marginFrames * bgPeriod, fgPeriod);
   const offs = chain.map((p) => bgTimes[p.bg] - rate * fgTimes[p.fg]);

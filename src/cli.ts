@@ -14,9 +14,10 @@ import {
 } from "./alignment.ts";
 import { autoAlign } from "./auto_align.ts";
 import { type AudioMode, composite } from "./composite.ts";
-import { ExitCode, VidkompyError } from "./errors.ts";
+import { ExitCode, usageError, VidkompyError } from "./errors.ts";
+import { checkEncoder } from "./encode.ts";
 import { AtomicOutput, checkOutput, defaultOutputName } from "./output_path.ts";
-import { probeVideo, type VideoInfo } from "./probe.ts";
+import { MAX_DIMENSION, MAX_PIXELS, probeBoth, type VideoInfo } from "./probe.ts";
 import { type ProgressSink, silentProgress, StderrProgress } from "./progress.ts";
 import { resolveTools } from "./tools.ts";
 import { VERSION } from "./version.ts";
@@ -63,17 +64,50 @@ interface CommonOptions {
 }
 
 function progressFor(o: CommonOptions): ProgressSink {
-  if (o.json || o.quiet) return o.verbose && !o.json ? new StderrProgress({ verbose: true }) : silentProgress;
+  if (o.json || o.quiet) {
+    return o.verbose && !o.json ? new StderrProgress({ verbose: true }) : silentProgress;
+  }
   return new StderrProgress({ verbose: o.verbose });
 }
 
-async function probeInputs(o: CommonOptions) {
+async function probeInputs(o: CommonOptions, alongside?: Promise<unknown>) {
   const tools = resolveTools({ ffmpeg: o.ffmpeg, ffprobe: o.ffprobe });
-  const [bg, fg] = await Promise.all([
-    probeVideo(tools.ffprobe, o.bg, "bg"),
-    probeVideo(tools.ffprobe, o.fg, "fg"),
-  ]);
-  return { tools, bg, fg };
+  try {
+    const { bg, fg } = await probeBoth(tools.ffprobe, o.bg, o.fg);
+    return { tools, bg, fg };
+  } catch (e) {
+    await alongside; // leave no check running behind the error
+    throw e;
+  }
+}
+
+/** Refuses `--audio fg|bg` when that input has no audio (before any analysis). */
+function checkAudioChoice(audio: string, bg: VideoInfo, fg: VideoInfo): void {
+  if (audio === "fg" && !fg.audio) {
+    throw usageError(`--audio fg: fg '${fg.path}' has no audio; use --audio bg, auto or none`);
+  }
+  if (audio === "bg" && !bg.audio) {
+    throw usageError(`--audio bg: bg '${bg.path}' has no audio; use --audio fg, auto or none`);
+  }
+}
+
+/**
+ * Refuses a placement that cannot be rendered: a footprint of absurd size (e.g. from an edited
+ * alignment file) or one that lies entirely outside bg, where fg would not be seen at all.
+ */
+function checkPlacement(a: Alignment, bg: VideoInfo, fromFile?: string): void {
+  const s = a.spatial;
+  const where = fromFile ? `alignment file '${fromFile}'` : "--x/--y/--scale";
+  const fix = fromFile ? "fix or regenerate it with 'vidkompy align'" : "check --x/--y/--scale";
+  if (s.width > MAX_DIMENSION || s.height > MAX_DIMENSION || s.width * s.height > MAX_PIXELS) {
+    throw usageError(`${where}: fg's footprint ${s.width}x${s.height} is absurdly large; ${fix}`);
+  }
+  if (s.x >= bg.width || s.y >= bg.height || s.x + s.width <= 0 || s.y + s.height <= 0) {
+    throw usageError(
+      `${where}: fg placed at ${s.x},${s.y} (${s.width}x${s.height}) lies entirely outside bg ` +
+        `(${bg.width}x${bg.height}); ${fix}`,
+    );
+  }
 }
 
 async function buildAlignment(
@@ -82,15 +116,32 @@ async function buildAlignment(
   bg: VideoInfo,
   fg: VideoInfo,
   progress: ProgressSink,
-): Promise<{ alignment: Alignment; stages: Record<string, number>; backend: Record<string, string> }> {
+): Promise<
+  { alignment: Alignment; stages: Record<string, number>; backend: Record<string, string> }
+> {
   const hasPos = o.x !== undefined || o.y !== undefined || o.zeroShift;
   if (o.alignment) {
-    const a = await readAlignment(o.alignment, fg, bg);
+    const a = await readAlignment(o.alignment, fg, bg).catch((e) => {
+      // every message says what to do: add the remedy where the reader's message has none
+      if (e instanceof VidkompyError && !/;\s*(regenerate|fix|check)\b/.test(e.message)) {
+        throw new VidkompyError(
+          `${e.message}; fix it or regenerate it with 'vidkompy align'`,
+          e.exitCode,
+          { detail: e.detail, cause: e },
+        );
+      }
+      throw e;
+    });
     if (hasPos || o.scale !== undefined) {
       a.spatial = manualSpatial(fg, o.x ?? 0, o.y ?? 0, o.scale ?? a.spatial.scale);
     }
     if (o.timeOffset !== undefined) a.temporal = offsetTemporal(fg, bg, o.timeOffset);
+    checkPlacement(a, bg, hasPos || o.scale !== undefined ? undefined : o.alignment);
     return { alignment: a, stages: {}, backend: {} };
+  }
+  if (hasPos) {
+    const spatial = manualSpatial(fg, o.x ?? 0, o.y ?? 0, o.scale ?? 1);
+    checkPlacement({ spatial } as Alignment, bg);
   }
   if (hasPos && o.timeOffset !== undefined) {
     return {
@@ -150,12 +201,21 @@ function addCommon<T extends Command>(cmd: T) {
     .option("--zero-shift", "place fg at 0,0 (skips spatial search)")
     .option("--scale <s>", "fg's scale inside bg (0.01–16)", parseNumber("--scale", 0.01, 16))
     .option("--unscaled", "search only 100 % scale")
-    .option("--time-offset <s>", "bg time = fg time + S seconds (skips temporal search)", parseNumber("--time-offset"))
+    .option(
+      "--time-offset <s>",
+      "bg time = fg time + S seconds (skips temporal search)",
+      parseNumber("--time-offset"),
+    )
     .addOption(
       new Option("--match <area>", "what to compare in time: fg's area or a ring of bg around it")
         .choices(["fg", "border"] as const).default("fg" as const),
     )
-    .option("--margin <px>", "width of the border ring / feather (px)", parseInteger("--margin", 0, 1000), 8)
+    .option(
+      "--margin <px>",
+      "width of the border ring / feather (px)",
+      parseInteger("--margin", 0, 1000),
+      8,
+    )
     .option("--force", "composite even when fg and bg do not seem to match")
     .option("--json", "print a machine-readable report on stdout (no progress)")
     .option("-v, --verbose", "log details and full errors")
@@ -173,19 +233,27 @@ export function buildProgram() {
         "(space) and when (time) they line up. The output has one frame per fg frame, at fg's timing.",
     )
     .version(VERSION, "-V, --version")
-    .showHelpAfterError("(run 'vidkompy --help' for usage)")
     .exitOverride()
-    .configureOutput({ outputError: (str, write) => write(str) });
+    // runCli prints usage errors itself, as one line with a hint
+    .configureOutput({ outputError: () => {} });
 
-  const comp = addCommon(program.command("comp").description("composite fg onto bg (aligning automatically)"))
+  const comp = addCommon(
+    program.command("comp").description("composite fg onto bg (aligning automatically)"),
+  )
     .option("-o, --output <file>", "output file (default: {bg}_overlay_{fg}.mp4 here)")
     .option("-y, --overwrite", "replace an existing output file")
-    .option("--alignment <file>", "use an alignment JSON (from 'vidkompy align') instead of searching")
+    .option(
+      "--alignment <file>",
+      "use an alignment JSON (from 'vidkompy align') instead of searching",
+    )
     .option("--codec <name>", "video encoder", "libx264")
     .option("--crf <n>", "encoder quality (lower is better)", parseInteger("--crf", 0, 63), 18)
     .option("--preset <name>", "encoder preset", "medium")
     .addOption(
-      new Option("--audio <src>", "audio: fg's, bg's (shifted into sync), none, or auto (fg else bg)")
+      new Option(
+        "--audio <src>",
+        "audio: fg's, bg's (shifted into sync), none, or auto (fg else bg)",
+      )
         .choices(["auto", "fg", "bg", "none"] as const).default("auto" as const),
     )
     .option("--smooth", "feather fg's edges into bg over --margin px")
@@ -202,11 +270,28 @@ Examples:
     .action(async (o) => {
       const t0 = performance.now();
       const progress = progressFor(o);
-      const { tools, bg, fg } = await probeInputs(o);
+      // refuse an unknown --codec or a preset the encoder rejects before any analysis (a one-frame
+      // trial encode, run while the inputs are probed)
+      const encoderProblem = checkEncoder({
+        ffmpeg: resolveTools({ ffmpeg: o.ffmpeg, ffprobe: o.ffprobe }).ffmpeg,
+        codec: o.codec,
+        crf: o.crf,
+        preset: o.preset,
+        width: 64,
+        height: 64,
+      }).then(() => null, (e: unknown) => e);
+      const { tools, bg, fg } = await probeInputs(o, encoderProblem);
+      checkAudioChoice(o.audio, bg, fg);
       const outName = o.output ?? defaultOutputName(o.bg, o.fg);
-      const target = checkOutput(outName, [{ role: "bg", path: o.bg }, { role: "fg", path: o.fg }], o.overwrite ?? false);
+      const target = checkOutput(
+        outName,
+        [{ role: "bg", path: o.bg }, { role: "fg", path: o.fg }],
+        o.overwrite ?? false,
+      );
       // reserve the output early: fail before minutes of analysis if the folder is not writable
       new AtomicOutput(target).discard();
+      const encoderError = await encoderProblem;
+      if (encoderError) throw encoderError;
       const tProbe = (performance.now() - t0) / 1000;
       const { alignment, stages, backend } = await buildAlignment(o, tools, bg, fg, progress);
       const res = await composite({
@@ -236,12 +321,18 @@ Examples:
           output: res,
         });
       } else if (!o.quiet) {
-        console.error(`wrote ${path.relative(Deno.cwd(), res.output) || res.output} (${res.frames} frames, audio: ${res.audio})`);
+        console.error(
+          `wrote ${
+            path.relative(Deno.cwd(), res.output) || res.output
+          } (${res.frames} frames, audio: ${res.audio})`,
+        );
       }
     });
   void comp;
 
-  addCommon(program.command("align").description("find the alignment and write it as JSON (no rendering)"))
+  addCommon(
+    program.command("align").description("find the alignment and write it as JSON (no rendering)"),
+  )
     .option("-o, --output <file>", "write the alignment JSON here (default: stdout)")
     .option("-y, --overwrite", "replace an existing output file")
     .action(async (o) => {
@@ -250,7 +341,11 @@ Examples:
       const { tools, bg, fg } = await probeInputs(o);
       let target: string | null = null;
       if (o.output) {
-        target = checkOutput(o.output, [{ role: "bg", path: o.bg }, { role: "fg", path: o.fg }], o.overwrite ?? false);
+        target = checkOutput(
+          o.output,
+          [{ role: "bg", path: o.bg }, { role: "fg", path: o.fg }],
+          o.overwrite ?? false,
+        );
         new AtomicOutput(target).discard();
       }
       const { alignment, stages, backend } = await buildAlignment(o, tools, bg, fg, progress);
@@ -284,7 +379,9 @@ Examples:
         console.error(
           `wrote ${o.output}: x=${s.x} y=${s.y} scale=${s.scale.toFixed(4)} (confidence ${
             s.confidence?.toFixed(3) ?? "n/a"
-          }), time offset ${t.offset.toFixed(3)} s (confidence ${t.confidence?.toFixed(3) ?? "n/a"})`,
+          }), time offset ${t.offset.toFixed(3)} s (confidence ${
+            t.confidence?.toFixed(3) ?? "n/a"
+          })`,
         );
       }
     });
@@ -292,7 +389,25 @@ Examples:
   return program;
 }
 
-/** Runs the CLI with `args`; returns the exit code (never throws). */
+/** Collapses a message to one line (ffmpeg and runtime messages may contain newlines). */
+function oneLine(s: string): string {
+  return s.replace(/\s*[\r\n]+\s*/g, " ").trim();
+}
+
+/** The subcommand named in `args` (for the usage hint), or "" when none. */
+function subcommandOf(args: string[]): string {
+  for (const a of args) {
+    if (a === "--") break;
+    if (a === "comp" || a === "align") return a + " ";
+  }
+  return "";
+}
+
+/**
+ * Runs the CLI with `args`; returns the exit code (never throws). Every failure prints exactly
+ * one line on stderr (`vidkompy: what went wrong; what to do`); `--verbose` adds ffmpeg's
+ * stderr and the stack.
+ */
 export async function runCli(args: string[]): Promise<number> {
   const program = buildProgram();
   const verbose = args.includes("--verbose") || args.includes("-v");
@@ -300,7 +415,7 @@ export async function runCli(args: string[]): Promise<number> {
     await program.parseAsync(args, { from: "user" });
     return ExitCode.Ok;
   } catch (e) {
-    const err = e as { code?: string; exitCode?: number };
+    const err = e as { code?: string; exitCode?: number; message?: string };
     if (typeof err.code === "string" && err.code.startsWith("commander.")) {
       if (
         err.code === "commander.helpDisplayed" || err.code === "commander.version" ||
@@ -308,16 +423,23 @@ export async function runCli(args: string[]): Promise<number> {
       ) {
         return ExitCode.Ok;
       }
+      const msg = oneLine(String(err.message ?? err.code)).replace(/^error:\s*/i, "").replace(
+        /\.$/,
+        "",
+      );
+      console.error(`vidkompy: ${msg}; run 'vidkompy ${subcommandOf(args)}--help' for usage`);
       return ExitCode.Usage;
     }
     if (e instanceof VidkompyError) {
-      console.error(`vidkompy: ${e.message}`);
+      console.error(`vidkompy: ${oneLine(e.message)}`);
       if (verbose && e.detail) console.error(e.detail);
       if (verbose && e.stack) console.error(e.stack);
       return e.exitCode;
     }
-    console.error(`vidkompy: unexpected error: ${(e as Error)?.message ?? String(e)}` +
-      (verbose ? "" : " (run with --verbose for details)"));
+    console.error(
+      `vidkompy: unexpected error: ${oneLine((e as Error)?.message ?? String(e))}` +
+        (verbose ? "" : " (run with --verbose for details)"),
+    );
     if (verbose) console.error((e as Error)?.stack);
     return ExitCode.Failure;
   }

@@ -91,6 +91,22 @@ export function chooseAudio(
   return { source: null, label: "none" };
 }
 
+/**
+ * How many frames a decoder may deliver fewer than the probe counted before the input counts
+ * as damaged: a few undecodable leading frames are common in cut footage; more means loss.
+ */
+export function decodeTolerance(frames: number): number {
+  return Math.max(2, Math.ceil(frames * 0.01));
+}
+
+function shortfallError(role: string, file: string, got: number, want: number, why: string) {
+  return new VidkompyError(
+    `${role} '${file}' decoded to only ${got} of its ${want} frames${
+      why ? ` (${why})` : ""
+    }; the file is damaged or truncated: repair or re-export it`,
+  );
+}
+
 /** Canvas size: bg's display size rounded down to even numbers (yuv420p needs them). */
 export function canvasSize(bg: VideoInfo): { width: number; height: number } {
   return { width: Math.max(2, bg.width & ~1), height: Math.max(2, bg.height & ~1) };
@@ -158,12 +174,23 @@ export async function composite(opts: CompositeOptions): Promise<CompositeResult
       preset: opts.preset,
       audio: audio.source,
     });
-    const mask = featherMask(sp.width, sp.height, sp.x, sp.y, canvas.width, canvas.height, opts.feather ?? 0);
+    const mask = featherMask(
+      sp.width,
+      sp.height,
+      sp.x,
+      sp.y,
+      canvas.width,
+      canvas.height,
+      opts.feather ?? 0,
+    );
     progress.start("compositing", outFrames);
     let bgFrame: Uint8Array | null = await bgReader.read();
-    if (!bgFrame) throw new VidkompyError(`bg '${bg.path}' gave no frames when decoded; check the file`);
+    if (!bgFrame) {
+      throw new VidkompyError(`bg '${bg.path}' gave no frames when decoded; check the file`);
+    }
     let bgIndex = 0;
     let bgEnded = false;
+    let bgMissing = 0;
     const t0Fg = fg.frameTimes[first];
     for (let i = first; i <= last; i++) {
       const fgFrame = await fgReader.read();
@@ -177,6 +204,12 @@ export async function composite(opts: CompositeOptions): Promise<CompositeResult
         }
         bgFrame = next;
         bgIndex++;
+      }
+      if (bgEnded && target - bgIndex > bgMissing) {
+        bgMissing = target - bgIndex;
+        if (bgMissing > decodeTolerance(bg.frameCount)) {
+          throw shortfallError("bg", bg.path, bgIndex + 1, bg.frameCount, bgReader.lastMessage());
+        }
       }
       if (held && held[i]) heldFrames++;
       pasteYuv420(
@@ -193,6 +226,9 @@ export async function composite(opts: CompositeOptions): Promise<CompositeResult
     }
     if (written === 0) {
       throw new VidkompyError(`fg '${fg.path}' gave no frames when decoded; check the file`);
+    }
+    if (outFrames - written > decodeTolerance(outFrames)) {
+      throw shortfallError("fg", fg.path, written, outFrames, fgReader.lastMessage());
     }
     await bgReader.close();
     await fgReader.close();

@@ -177,23 +177,31 @@ export class FrameReader {
     if (filled < this.frameSize) {
       this.#ended = true;
       const st = await this.#proc.status;
-      if (!st.success && !st.signal) {
-        const why = lastRelevantLine(this.#proc.stderrTail()) || `ffmpeg exit code ${st.code}`;
+      const tail = this.#proc.stderrTail();
+      if (st.signal) {
+        throw new VidkompyError(
+          `the ffmpeg decoder for ${this.#role} was killed (${st.signal}) before it finished; run again`,
+          1,
+          { detail: tail.join("\n") },
+        );
+      }
+      if (!st.success) {
+        const why = lastRelevantLine(tail) || `ffmpeg exit code ${st.code}`;
         throw new VidkompyError(
           `decoding ${this.#role} '${this.#path}' failed (${why}); check that the file plays`,
           1,
-          { detail: this.#proc.stderrTail().join("\n") },
-        );
-      }
-      if (st.signal) {
-        throw new VidkompyError(
-          `ffmpeg decoding ${this.#role} was killed (${st.signal}); run again`,
+          { detail: tail.join("\n") },
         );
       }
       return null;
     }
     this.framesRead++;
     return buf;
+  }
+
+  /** ffmpeg's most telling stderr line so far ("" when it said nothing). */
+  lastMessage(): string {
+    return lastRelevantLine(this.#proc.stderrTail());
   }
 
   /** Stops ffmpeg (if still running) and releases the pipe. */

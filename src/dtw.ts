@@ -13,11 +13,21 @@
  * (|Δt_bg − Δt_fg|) cannot do this: it is invariant to reordering the 0/1 steps, so in static
  * stretches the path could bunch up by many frames at no cost. Free start and free end in bg.
  *
+ * Emission (per fg frame) refinements, all still O(band) per row:
+ * - similarities below `simFloor` all cost the same (frames that match nothing carry no position);
+ * - rows whose best similarity is clearly below the typical row's (deep fades, noise) are
+ *   down-weighted, so their biased similarities cannot drag the phase;
+ * - a single frame may show a ±1 neighbour of its phase's frame for `neighbourCost` (the first
+ *   frame of a new shot after a cut, when the nearest moment in time is still the old shot).
+ * The map is finally made non-decreasing (running maximum).
+ *
  * States whose τ lies before bg's first or after its last frame map to that frame (clamped), so a
  * fg running past either end of bg keeps its phase and the caller can flag it from τ(i).
+ * There is no fixed maximum step: skips are bounded by the band and priced as phase changes.
  *
- * Memory: similarities of the band cells (float32 per cell) and back-pointers (int16/int32 per
- * state, Q states per cell), stored row by row inside the band — never an N×M matrix.
+ * Memory: similarities of the band cells (float32 per cell) and back-pointers (int16, or int32 for
+ * very wide bands, per state; Q = 8 states per cell: ≈ 20 bytes per band cell), stored row by row
+ * inside the band — never an N×M matrix.
  * @module
  */
 
@@ -96,12 +106,24 @@ export interface DtwOptions {
   rate?: number;
   /** Phase grid resolution: states per bg frame (default 8). */
   phaseSteps?: number;
-  /** Constant cost of any phase change (default 0.002). */
+  /** Constant cost of any phase change (default 0.04). */
   switchCost?: number;
-  /** Cost per fg frame of phase change, λ in λ·|Δτ − rate·Δt_fg|·fgFps (default 0.002). */
+  /** Cost per fg frame of phase change, λ in λ·|Δτ − rate·Δt_fg|·fgFps (default 0.003). */
   lambda?: number;
   /** Cap of the λ term, so long jumps (edits, gaps) cost a constant (default 0.05). */
   jumpCost?: number;
+  /**
+   * Similarities below this floor all cost the same (1 − floor): frames that match nothing
+   * (black, noise) then carry no position information instead of pulling the path around
+   * (default −1 = no floor).
+   */
+  simFloor?: number;
+  /**
+   * Cost of showing a neighbour (±1) of the phase's nearest bg frame for a single fg frame
+   * without changing the phase (default 0.012). Lets the frame right after a cut take the first
+   * frame of the new shot when the nearest bg frame in time is still the old shot.
+   */
+  neighbourCost?: number;
 }
 
 /** Result of {@link alignBanded}; arrays have one entry per fg frame in `[start, end)`. */
@@ -148,6 +170,22 @@ function rowFrames(
   }
 }
 
+/** Median over rows (sub-sampled) of the row's best similarity, at least `floor`. */
+function typicalRowMax(band: BandSims, floor: number): number {
+  const rows = band.end - band.start;
+  const step = Math.max(1, Math.floor(rows / 512));
+  const v: number[] = [];
+  for (let r = 0; r < rows; r += step) {
+    let mx = floor;
+    for (let o = band.rowOffset[r]; o < band.rowOffset[r + 1]; o++) {
+      if (band.sims[o] > mx) mx = band.sims[o];
+    }
+    v.push(mx);
+  }
+  v.sort((a, b) => a - b);
+  return v.length ? v[v.length >> 1] : 1;
+}
+
 /**
  * Banded DTW over cached band similarities. `loTime` / `hiTime` (bg seconds per fg frame, the same
  * windows given to {@link bandSimilarities}) bound the states; the band edges should be
@@ -163,8 +201,10 @@ export function alignBanded(
 ): DtwResult {
   const rate = opts.rate ?? 1;
   const Q = opts.phaseSteps ?? 8;
-  const kappa = opts.switchCost ?? 0.002;
-  const lambda = opts.lambda ?? 0.002;
+  const kappa = opts.switchCost ?? 0.04;
+  const lambda = opts.lambda ?? 0.003;
+  const floor = opts.simFloor ?? -1;
+  const mu = opts.neighbourCost ?? 0.012;
   const jumpCost = opts.jumpCost ?? 0.05;
   const rows = band.end - band.start;
   const empty: DtwResult = {
@@ -212,18 +252,44 @@ export function alignBanded(
   const pmVal = new Float64Array(maxW);
   const pmArg = new Int32Array(maxW);
   const dq = new Int32Array(maxW);
-  const sims = band.sims;
+  let maxFrames = 1;
+  for (let r = 0; r < rows; r++) maxFrames = Math.max(maxFrames, band.jHi[r] - band.jLo[r] + 1);
+  const raw = new Float64Array(maxFrames);
+  const emis = new Float64Array(maxFrames);
+  // Typical best similarity of a row: rows that match clearly worse (deep fades, noise) get a
+  // smaller weight, so their biased similarities cannot pull the path.
+  const typical = typicalRowMax(band, floor);
+  /** Emission cost per cached bg frame of row r: weighted floored (1 − cos), or a ±1 neighbour + mu. */
+  const emissions = (r: number): void => {
+    const n = band.jHi[r] - band.jLo[r] + 1;
+    const o = band.rowOffset[r];
+    let mx = floor;
+    for (let x = 0; x < n; x++) if (band.sims[o + x] > mx) mx = band.sims[o + x];
+    const q = Math.min(1, (mx - floor) / Math.max(1e-6, typical - floor));
+    const wgt = q * q;
+    for (let x = 0; x < n; x++) {
+      const sv = band.sims[o + x];
+      raw[x] = wgt * (1 - (sv > floor ? sv : floor));
+    }
+    for (let x = 0; x < n; x++) {
+      let e = raw[x];
+      if (x > 0 && raw[x - 1] + mu < e) e = raw[x - 1] + mu;
+      if (x + 1 < n && raw[x + 1] + mu < e) e = raw[x + 1] + mu;
+      emis[x] = e;
+    }
+  };
 
   for (let r = 0; r < rows; r++) {
     const i = band.start + r;
     const w = wid[r];
     const ka = k0[r];
     rowFrames(bgTimes, rate * fgTimes[i], ka, delta, w, band.jLo[r], band.jHi[r], jCur);
-    const so = band.rowOffset[r] - band.jLo[r];
+    const jl = band.jLo[r];
+    emissions(r);
     const bo = rowStart[r];
     if (r === 0) {
       for (let x = 0; x < w; x++) {
-        dCur[x] = 1 - sims[so + jCur[x]];
+        dCur[x] = emis[jCur[x] - jl];
         back[bo + x] = 0;
       }
     } else {
@@ -293,14 +359,14 @@ export function alignBanded(
             src = kp + pmArg[K];
           }
         }
-        dCur[x] = best + 1 - sims[so + jc];
+        dCur[x] = best + emis[jc - jl];
         back[bo + x] = src - k;
         if (best < Infinity) anyFinite = true;
       }
       if (!anyFinite) {
         // Degenerate band (no monotone predecessor): restart from the previous row's best.
         for (let x = 0; x < w; x++) {
-          dCur[x] = kappa + jumpCost + pmVal[wp - 1] + 1 - sims[so + jCur[x]];
+          dCur[x] = kappa + jumpCost + pmVal[wp - 1] + emis[jCur[x] - jl];
           back[bo + x] = kp + pmArg[wp - 1] - (ka + x);
         }
       }
@@ -315,8 +381,14 @@ export function alignBanded(
 
   // Free end: best state of the last row; then follow back-pointers.
   const last = rows - 1;
+  // ties (e.g. no information at all) go to the state nearest the band's centre
+  const centre = (0.5 * (loTime[band.end - 1] + hiTime[band.end - 1]) -
+        rate * fgTimes[band.end - 1]) / delta - k0[last];
   let bestX = 0;
-  for (let x = 1; x < wid[last]; x++) if (dPrev[x] < dPrev[bestX]) bestX = x;
+  for (let x = 1; x < wid[last]; x++) {
+    const d = dPrev[x] - dPrev[bestX];
+    if (d < -1e-12 || (d <= 1e-12 && Math.abs(x - centre) < Math.abs(bestX - centre))) bestX = x;
+  }
   const cost = dPrev[bestX];
   const ks = new Float64Array(rows);
   let k = k0[last] + bestX;
@@ -333,10 +405,16 @@ export function alignBanded(
     const i = band.start + r;
     const tau = rate * fgTimes[i] + ks[r] * delta;
     rowFrames(bgTimes, rate * fgTimes[i], ks[r], delta, 1, band.jLo[r], band.jHi[r], one);
-    map[r] = r > 0 && one[0] < map[r - 1] ? map[r - 1] : one[0];
+    // the emission may have preferred a ±1 neighbour of the phase's frame
+    emissions(r);
+    const jl = band.jLo[r];
+    let j = one[0];
+    const x = j - jl;
+    const n = band.jHi[r] - jl + 1;
+    if (emis[x] < raw[x]) j = x > 0 && raw[x - 1] + mu === emis[x] ? j - 1 : x + 1 < n ? j + 1 : j;
+    map[r] = r > 0 && j < map[r - 1] ? map[r - 1] : j;
     target[r] = tau;
-    const jj = Math.min(band.jHi[r], Math.max(band.jLo[r], map[r]));
-    scores[r] = band.sims[band.rowOffset[r] - band.jLo[r] + jj];
+    scores[r] = band.sims[band.rowOffset[r] - jl + Math.min(band.jHi[r], Math.max(jl, map[r]))];
     if (r > 0 && ks[r] !== ks[r - 1]) {
       switches++;
       const dc = (ks[r] - ks[r - 1]) * delta;

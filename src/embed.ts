@@ -320,7 +320,7 @@ export function embedFrameReference(thumb: Uint8Array): Float32Array {
         let n = 0;
         for (let i = 0; i < x.length; i++) n += x[i] * x[i];
         n = Math.sqrt(n);
-        if (n > 0) for (let i = 0; i < x.length; i++) x[i] /= n;
+        if (n > 0) { for (let i = 0; i < x.length; i++) x[i] /= n; }
         return Float32Array.from(x);
       }
       case "QuantizeMaxAbs":

@@ -9,19 +9,17 @@
 
 import { EMBED_DIM } from "./embed.ts";
 
-/** Dot product of two int8 vectors stored at offsets `ia` and `ib` (4-way unrolled). */
+/** Dot product of two int8 vectors stored at offsets `ia` and `ib` (8-way unrolled). */
 export function dotInt8(a: Int8Array, ia: number, b: Int8Array, ib: number, dim: number): number {
-  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  let k = 0;
-  const end4 = dim - (dim & 3);
-  for (; k < end4; k += 4) {
-    s0 += a[ia + k] * b[ib + k];
-    s1 += a[ia + k + 1] * b[ib + k + 1];
-    s2 += a[ia + k + 2] * b[ib + k + 2];
-    s3 += a[ia + k + 3] * b[ib + k + 3];
+  let s0 = 0, s1 = 0;
+  const e8 = ia + dim - (dim & 7);
+  let p = ia, q = ib;
+  for (; p < e8; p += 8, q += 8) {
+    s0 += a[p] * b[q] + a[p + 1] * b[q + 1] + a[p + 2] * b[q + 2] + a[p + 3] * b[q + 3];
+    s1 += a[p + 4] * b[q + 4] + a[p + 5] * b[q + 5] + a[p + 6] * b[q + 6] + a[p + 7] * b[q + 7];
   }
-  for (; k < dim; k++) s0 += a[ia + k] * b[ib + k];
-  return s0 + s1 + s2 + s3;
+  for (const e = ia + dim; p < e; p++, q++) s0 += a[p] * b[q];
+  return s0 + s1;
 }
 
 /** Growable array of fixed-length int8 vectors. */
@@ -62,6 +60,7 @@ export class EmbeddingStore {
     return this.buf.byteLength;
   }
 
+  /** Ensures room for `total` vectors (doubling). */
   private reserve(total: number): void {
     if (total * this.dim <= this.buf.length) return;
     let cap = Math.max(1, this.buf.length / this.dim);
@@ -125,6 +124,7 @@ export class EmbeddingStore {
     if (this.buf.length !== this.n * this.dim) this.buf = this.buf.slice(0, this.n * this.dim);
   }
 
+  /** Throws unless `i` is a valid vector index. */
   private check(i: number): void {
     if (!(i >= 0 && i < this.n) || !Number.isInteger(i)) {
       throw new RangeError(`index ${i} out of range [0, ${this.n})`);

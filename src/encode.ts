@@ -3,10 +3,11 @@
  * stream that carries each frame's timestamp; the same ffmpeg process muxes the audio.
  * @module
  */
-import { VidkompyError } from "./errors.ts";
+import * as path from "node:path";
+import { ExitCode, VidkompyError } from "./errors.ts";
 import { frameBytes } from "./frame_format.ts";
 import { mkvFramePrefix, mkvHeader } from "./mkv_writer.ts";
-import { lastRelevantLine, type Spawned, spawnTool } from "./process.ts";
+import { lastRelevantLine, runTool, type Spawned, spawnTool } from "./process.ts";
 
 /** Audio to mux into the output. */
 export interface AudioSource {
@@ -50,6 +51,17 @@ export interface EncodeOptions {
   threads?: number;
 }
 
+function codecArgs(opts: { codec?: string; crf?: number; preset?: string }): string[] {
+  const codec = opts.codec ?? "libx264";
+  const args = ["-c:v", codec];
+  if (codec === "libx264" || codec === "libx265") {
+    args.push("-crf", String(opts.crf ?? 18), "-preset", opts.preset ?? "medium");
+  } else if (opts.crf !== undefined) {
+    args.push("-crf", String(opts.crf));
+  }
+  return args;
+}
+
 /** Builds the ffmpeg argument list for {@link EncodeOptions} (exported for tests). */
 export function encodeArgs(opts: EncodeOptions): string[] {
   const args = ["-hide_banner", "-nostdin", "-v", "error", "-y"];
@@ -65,13 +77,7 @@ export function encodeArgs(opts: EncodeOptions): string[] {
   }
   args.push("-map", "0:v:0");
   if (audio) args.push("-map", "1:a:0?");
-  const codec = opts.codec ?? "libx264";
-  args.push("-c:v", codec);
-  if (codec === "libx264" || codec === "libx265") {
-    args.push("-crf", String(opts.crf ?? 18), "-preset", opts.preset ?? "medium");
-  } else if (opts.crf !== undefined) {
-    args.push("-crf", String(opts.crf));
-  }
+  args.push(...codecArgs(opts));
   if (opts.threads) args.push("-threads", String(opts.threads));
   args.push("-pix_fmt", "yuv420p");
   args.push("-fps_mode", opts.cfrRate ? "cfr" : "passthrough");
@@ -81,11 +87,76 @@ export function encodeArgs(opts: EncodeOptions): string[] {
   return args;
 }
 
+/** ffmpeg messages that mean the output file is incomplete, even with exit status 0. */
+const WRITE_ERROR =
+  /Error writing trailer|Error closing file|No space left on device|Disk quota exceeded|File too large|Input\/output error/i;
+
+/** The encoder settings {@link checkEncoder} tries. */
+export interface EncoderCheck {
+  /** ffmpeg executable. */
+  ffmpeg: string;
+  /** Video codec (default libx264). */
+  codec?: string;
+  /** Constant rate factor. */
+  crf?: number;
+  /** Encoder preset. */
+  preset?: string;
+  /** Frame width (even). */
+  width: number;
+  /** Frame height (even). */
+  height: number;
+}
+
+/**
+ * Encodes one black frame with the requested codec, CRF and preset to nowhere, so an unknown
+ * `--codec` or a preset the encoder refuses is reported (as a usage error) before any long
+ * analysis starts.
+ */
+export async function checkEncoder(opts: EncoderCheck): Promise<void> {
+  const args = [
+    "-hide_banner",
+    "-nostdin",
+    "-v",
+    "error",
+    "-f",
+    "lavfi",
+    "-i",
+    `color=c=black:s=${opts.width}x${opts.height}:r=25:d=0.04`,
+    "-frames:v",
+    "1",
+    ...codecArgs(opts),
+    "-pix_fmt",
+    "yuv420p",
+    "-f",
+    "null",
+    "-",
+  ];
+  const res = await runTool(opts.ffmpeg, args);
+  if (res.code === 0) return;
+  const why = lastRelevantLine(res.stderr) || `ffmpeg exit code ${res.code}`;
+  const codec = opts.codec ?? "libx264";
+  if (/Unknown encoder/i.test(why)) {
+    throw new VidkompyError(
+      `--codec '${codec}' is not an encoder this ffmpeg has (${why}); run 'ffmpeg -encoders' to list them`,
+      ExitCode.Usage,
+      { detail: res.stderr.join("\n") },
+    );
+  }
+  throw new VidkompyError(
+    `encoder ${codec} refused the settings (--preset ${opts.preset ?? "medium"}, --crf ${
+      opts.crf ?? 18
+    }: ${why}); fix --codec/--preset/--crf`,
+    ExitCode.Usage,
+    { detail: res.stderr.join("\n") },
+  );
+}
+
 /** Writes frames to an ffmpeg encoder process. */
 export class FrameEncoder {
   readonly #proc: Spawned;
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
   readonly #frameSize: number;
+  readonly #output: string;
   #framesWritten = 0;
   #failed = false;
 
@@ -93,6 +164,7 @@ export class FrameEncoder {
     this.#proc = proc;
     this.#writer = proc.child.stdin.getWriter();
     this.#frameSize = frameBytes("yuv420p", opts.width, opts.height);
+    this.#output = opts.output;
   }
 
   /** Starts the encoder and writes the stream header. */
@@ -119,12 +191,37 @@ export class FrameEncoder {
 
   async #fail(cause: unknown): Promise<never> {
     const st = await this.#proc.status;
-    const why = lastRelevantLine(this.#proc.stderrTail()) ||
-      (st.signal ? `ffmpeg killed by ${st.signal}` : `ffmpeg exit code ${st.code}`);
-    throw new VidkompyError(`encoding failed (${why}); check disk space and encoder options`, 1, {
-      detail: this.#proc.stderrTail().join("\n"),
-      cause,
-    });
+    const tail = this.#proc.stderrTail();
+    const why = lastRelevantLine(tail);
+    const detail = { detail: tail.join("\n"), cause };
+    const dir = path.dirname(this.#output);
+    if (/No space left|Disk quota|File too large/i.test(why)) {
+      throw new VidkompyError(
+        `writing the output failed (${why}); free space in '${dir}' or choose another -o`,
+        1,
+        detail,
+      );
+    }
+    if (st.signal === "SIGXFSZ") {
+      throw new VidkompyError(
+        `writing the output failed (file size limit exceeded); raise 'ulimit -f' or choose another -o`,
+        1,
+        detail,
+      );
+    }
+    if (st.signal && !why) {
+      throw new VidkompyError(
+        `the ffmpeg encoder was killed (${st.signal}) before it finished; run again`,
+        1,
+        detail,
+      );
+    }
+    throw new VidkompyError(
+      `encoding failed (${why || `ffmpeg exit code ${st.code}`}); check free space in '${dir}' ` +
+        `and --codec/--preset/--crf`,
+      1,
+      detail,
+    );
   }
 
   /** Writes one yuv420p frame shown at `timeSeconds` (relative to the first frame). */
@@ -146,6 +243,9 @@ export class FrameEncoder {
     }
     const st = await this.#proc.status;
     if (!st.success) await this.#fail(null);
+    // ffmpeg (5.x) exits 0 even when it could not write the trailer or close the file (disk
+    // full): the output would be silently truncated.
+    if (this.#proc.stderrTail().some((l) => WRITE_ERROR.test(l))) await this.#fail(null);
   }
 
   /** Kills the encoder (used when the run fails or is interrupted). */

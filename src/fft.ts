@@ -21,9 +21,12 @@ export function nextPowerOfTwo(n: number): number {
 export class Fft {
   /** Transform length. */
   readonly n: number;
-  private readonly cos: Float64Array;
-  private readonly sin: Float64Array;
-  private readonly rev: Uint32Array;
+  /** `cos(2 pi i / n)` for `i < n/2`. */
+  readonly cos: Float64Array;
+  /** `sin(2 pi i / n)` for `i < n/2`. */
+  readonly sin: Float64Array;
+  /** Bit-reversal permutation. */
+  readonly rev: Uint32Array;
 
   /** Builds the tables for length `n` (a power of two). */
   constructor(n: number) {
@@ -126,8 +129,9 @@ export function ifft(re: Float64Array, im: Float64Array): void {
 }
 
 /**
- * 2D complex FFT over a `width x height` row-major grid (both powers of two): rows, then
- * columns (columns are gathered into a scratch buffer for locality).
+ * 2D complex FFT over a `width x height` row-major grid (both powers of two). Column passes
+ * run butterflies on whole rows at a time (contiguous memory, no gathering); passes that can be
+ * skipped because inputs are zero or outputs are not needed are skipped.
  */
 export class Fft2D {
   /** Grid width (power of two). */
@@ -136,8 +140,6 @@ export class Fft2D {
   readonly height: number;
   private readonly rowFft: Fft;
   private readonly colFft: Fft;
-  private readonly colRe: Float64Array;
-  private readonly colIm: Float64Array;
 
   /** Prepares a transform for a `width x height` grid. */
   constructor(width: number, height: number) {
@@ -145,52 +147,97 @@ export class Fft2D {
     this.height = height;
     this.rowFft = getFft(width);
     this.colFft = getFft(height);
-    this.colRe = new Float64Array(height);
-    this.colIm = new Float64Array(height);
   }
 
   /**
-   * Forward transform in place. Rows at index `>= usedRows` must be all zero on input (their
-   * row transforms are skipped): pass the number of non-zero leading rows to save time.
+   * Forward transform in place. Only the top-left `usedCols x usedRows` block may be non-zero
+   * on input (pass its size to skip transforms of all-zero rows or columns).
    */
-  forward(re: Float64Array, im: Float64Array, usedRows = this.height): void {
-    const w = this.width;
-    const rows = Math.min(this.height, usedRows);
-    for (let y = 0; y < rows; y++) this.rowFft.transform(re, im, false, y * w);
-    this.columns(re, im, false);
+  forward(re: Float64Array, im: Float64Array, usedRows = this.height, usedCols = this.width): void {
+    const w = this.width, h = this.height;
+    const rows = Math.min(h, usedRows), cols = Math.min(w, usedCols);
+    const lw = Math.log2(w), lh = Math.log2(h);
+    // rows first: `rows` row FFTs + all columns; columns first: `cols` columns + all rows
+    if (rows * w * lw + w * h * lh <= cols * h * lh + h * w * lw) {
+      for (let y = 0; y < rows; y++) this.rowFft.transform(re, im, false, y * w);
+      this.columns(re, im, false, w);
+    } else {
+      this.columns(re, im, false, cols);
+      for (let y = 0; y < h; y++) this.rowFft.transform(re, im, false, y * w);
+    }
   }
 
   /**
-   * Inverse transform in place, normalised by `1/(width*height)`. Only the first `outRows`
-   * rows of the result are computed (the others are left as partial column transforms).
+   * Inverse transform in place, normalised by `1/(width*height)`. Only the top-left
+   * `outCols x outRows` block of the result is guaranteed (the rest may hold partial sums).
    */
-  inverse(re: Float64Array, im: Float64Array, outRows = this.height): void {
-    const w = this.width;
-    this.columns(re, im, true);
-    const rows = Math.min(this.height, outRows);
-    const s = 1 / (w * this.height);
+  inverse(re: Float64Array, im: Float64Array, outRows = this.height, outCols = this.width): void {
+    const w = this.width, h = this.height;
+    const rows = Math.min(h, outRows), cols = Math.min(w, outCols);
+    const lw = Math.log2(w), lh = Math.log2(h);
+    if (w * h * lh + rows * w * lw <= h * w * lw + cols * h * lh) {
+      this.columns(re, im, true, w);
+      for (let y = 0; y < rows; y++) this.rowFft.transform(re, im, true, y * w);
+    } else {
+      for (let y = 0; y < h; y++) this.rowFft.transform(re, im, true, y * w);
+      this.columns(re, im, true, cols);
+    }
+    const s = 1 / (w * h);
     for (let y = 0; y < rows; y++) {
-      const o = y * w;
-      this.rowFft.transform(re, im, true, o);
-      for (let x = o, end = o + w; x < end; x++) {
+      for (let x = y * w, end = x + cols; x < end; x++) {
         re[x] *= s;
         im[x] *= s;
       }
     }
   }
 
-  private columns(re: Float64Array, im: Float64Array, inverse: boolean): void {
+  /** Column transforms of columns `x < cols`, butterflies applied to row segments. */
+  private columns(re: Float64Array, im: Float64Array, inverse: boolean, cols: number): void {
     const w = this.width, h = this.height;
-    const cr = this.colRe, ci = this.colIm;
-    for (let x = 0; x < w; x++) {
-      for (let y = 0, i = x; y < h; y++, i += w) {
-        cr[y] = re[i];
-        ci[y] = im[i];
+    if (h === 1) return;
+    const { rev, cos, sin } = this.colFft;
+    for (let i = 0; i < h; i++) {
+      const j = rev[i];
+      if (j > i) {
+        const a = i * w, b = j * w;
+        for (let x = 0; x < cols; x++) {
+          const tr = re[a + x];
+          re[a + x] = re[b + x];
+          re[b + x] = tr;
+          const ti = im[a + x];
+          im[a + x] = im[b + x];
+          im[b + x] = ti;
+        }
       }
-      this.colFft.transform(cr, ci, inverse);
-      for (let y = 0, i = x; y < h; y++, i += w) {
-        re[i] = cr[y];
-        im[i] = ci[y];
+    }
+    const sign = inverse ? 1 : -1;
+    for (let size = 2; size <= h; size <<= 1) {
+      const half = size >> 1;
+      const step = h / size;
+      for (let j = 0; j < half; j++) {
+        const wr = cos[j * step], wi = sign * sin[j * step];
+        for (let start = 0; start < h; start += size) {
+          const a = (start + j) * w, b = a + half * w;
+          if (j === 0) {
+            for (let x = 0; x < cols; x++) {
+              const br = re[b + x], bi = im[b + x];
+              re[b + x] = re[a + x] - br;
+              im[b + x] = im[a + x] - bi;
+              re[a + x] += br;
+              im[a + x] += bi;
+            }
+          } else {
+            for (let x = 0; x < cols; x++) {
+              const br = re[b + x], bi = im[b + x];
+              const xr = br * wr - bi * wi;
+              const xi = br * wi + bi * wr;
+              re[b + x] = re[a + x] - xr;
+              im[b + x] = im[a + x] - xi;
+              re[a + x] += xr;
+              im[a + x] += xi;
+            }
+          }
+        }
       }
     }
   }

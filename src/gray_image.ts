@@ -178,6 +178,17 @@ export function resampleRegion(
   if (c.width <= 0 || c.height <= 0) throw new RangeError("resampleRegion: empty clip");
   const ow = region.width, oh = region.height;
   if (ow <= 0 || oh <= 0) return;
+  if (
+    kx === 1 && ky === 1 && region.x >= c.x && region.y >= c.y &&
+    region.x + ow <= c.x + c.width && region.y + oh <= c.y + c.height
+  ) {
+    // plain copy
+    for (let i = 0; i < oh; i++) {
+      const s = (region.y + i) * srcWidth + region.x;
+      out.set(src.subarray(s, s + ow), i * ow);
+    }
+    return;
+  }
   const tx = axisTable(kx, region.x, ow, c.x, c.x + c.width);
   const ty = axisTable(ky, region.y, oh, c.y, c.y + c.height);
   const r0 = ty.lo, rows = ty.hi - ty.lo + 1;
@@ -192,6 +203,11 @@ export function resampleRegion(
     if (tt === 2) {
       for (let j = 0, b = 0; j < ow; j++, b += 2) {
         tmp[trow + j] = src[srow + txi[b]] * txw[b] + src[srow + txi[b + 1]] * txw[b + 1];
+      }
+    } else if (tt === 3) {
+      for (let j = 0, b = 0; j < ow; j++, b += 3) {
+        tmp[trow + j] = src[srow + txi[b]] * txw[b] + src[srow + txi[b + 1]] * txw[b + 1] +
+          src[srow + txi[b + 2]] * txw[b + 2];
       }
     } else {
       for (let j = 0, b = 0; j < ow; j++, b += tt) {
@@ -232,4 +248,52 @@ export function downsample2(src: PixelArray, width: number, height: number): Flo
     }
   }
   return { width: w, height: h, data };
+}
+
+let boxScratch = new Float32Array(0);
+
+/**
+ * Band-pass ("detail") filter: `src` minus its `(2r+1) x (2r+1)` box mean (edges replicated),
+ * written into `out` (length >= `width * height`). Removes gradients and other structure much
+ * larger than `r`, which otherwise dominate correlations between unrelated images.
+ */
+export function boxHighPass(
+  src: PixelArray,
+  width: number,
+  height: number,
+  r: number,
+  out: Float32Array,
+): void {
+  const n = width * height;
+  if (boxScratch.length < n) boxScratch = new Float32Array(n);
+  const tmp = boxScratch;
+  const lastX = width - 1, lastY = height - 1;
+  for (let y = 0; y < height; y++) {
+    const o = y * width;
+    let s = src[o] * (r + 1);
+    for (let i = 1; i <= r; i++) s += src[o + (i < lastX ? i : lastX)];
+    for (let x = 0; x < width; x++) {
+      tmp[o + x] = s;
+      const add = x + r + 1, sub = x - r;
+      s += src[o + (add < lastX ? add : lastX)] - src[o + (sub > 0 ? sub : 0)];
+    }
+  }
+  const norm = 1 / ((2 * r + 1) * (2 * r + 1));
+  // vertical running sums, one column accumulator per x
+  const acc = new Float64Array(width);
+  for (let x = 0; x < width; x++) {
+    let s = tmp[x] * (r + 1);
+    for (let i = 1; i <= r; i++) s += tmp[(i < lastY ? i : lastY) * width + x];
+    acc[x] = s;
+  }
+  for (let y = 0; y < height; y++) {
+    const o = y * width;
+    const add = (y + r + 1 < lastY ? y + r + 1 : lastY) * width;
+    const sub = (y - r > 0 ? y - r : 0) * width;
+    for (let x = 0; x < width; x++) {
+      const s = acc[x];
+      out[o + x] = src[o + x] - s * norm;
+      acc[x] = s + tmp[add + x] - tmp[sub + x];
+    }
+  }
 }

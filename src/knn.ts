@@ -1,8 +1,11 @@
 /**
  * k-nearest-neighbour search of int8 embeddings by cosine similarity (max normalised dot product).
  *
- * {@link NeighbourIndex} is the pluggable interface (an approximate HNSW index can implement it);
- * {@link ExactIndex} is the exact brute-force implementation with cache-blocked batch search.
+ * {@link NeighbourIndex} is the pluggable interface; {@link ExactIndex} is the exact brute-force
+ * implementation with cache-blocked batch search. An approximate index (e.g. an hnswlib-node
+ * adapter in "cosine" space, converting the int8 vectors to float32) implements the interface as
+ * is: ids are the insertion order starting at 0, `search` returns cosine similarities best first.
+ * The coarse pass ({@link searchBatch}) only needs `add` and `search`.
  * @module
  */
 

@@ -32,7 +32,13 @@ function lineStats(img: GrayImage, side: Side, i: number): LineStats {
   const { width: w, height: h, data } = img;
   const horizontal = side === "top" || side === "bottom";
   const n = horizontal ? w : h;
-  const fixed = side === "top" ? i : side === "bottom" ? h - 1 - i : side === "left" ? i : w - 1 - i;
+  const fixed = side === "top"
+    ? i
+    : side === "bottom"
+    ? h - 1 - i
+    : side === "left"
+    ? i
+    : w - 1 - i;
   let s = 0, q = 0;
   if (horizontal) {
     const o = fixed * w;
@@ -53,10 +59,22 @@ function lineStats(img: GrayImage, side: Side, i: number): LineStats {
 }
 
 /** Fraction of pixels of line `i` of a side further than `tol` from `colour`. */
-function outlierFraction(img: GrayImage, side: Side, i: number, colour: number, tol: number): number {
+function outlierFraction(
+  img: GrayImage,
+  side: Side,
+  i: number,
+  colour: number,
+  tol: number,
+): number {
   const { width: w, height: h, data } = img;
   const horizontal = side === "top" || side === "bottom";
-  const fixed = side === "top" ? i : side === "bottom" ? h - 1 - i : side === "left" ? i : w - 1 - i;
+  const fixed = side === "top"
+    ? i
+    : side === "bottom"
+    ? h - 1 - i
+    : side === "left"
+    ? i
+    : w - 1 - i;
   let bad = 0;
   if (horizontal) {
     const o = fixed * w;

@@ -197,7 +197,12 @@ export class NccPlan {
   }
 
   /** Transforms image `a` (and optionally `b`, same size) for repeated correlation. */
-  prepareImages(a: PixelArray, b: PixelArray | null, width: number, height: number): PreparedImages {
+  prepareImages(
+    a: PixelArray,
+    b: PixelArray | null,
+    width: number,
+    height: number,
+  ): PreparedImages {
     const fw = this.fftWidth;
     if (width > fw || height > this.fftHeight) throw new RangeError("image larger than plan");
     const re = new Float64Array(fw * this.fftHeight);
@@ -205,9 +210,9 @@ export class NccPlan {
     for (let y = 0; y < height; y++) {
       const s = y * width, o = y * fw;
       for (let x = 0; x < width; x++) re[o + x] = a[s + x];
-      if (b) for (let x = 0; x < width; x++) im[o + x] = b[s + x];
+      if (b) { for (let x = 0; x < width; x++) im[o + x] = b[s + x]; }
     }
-    this.fft.forward(re, im, height);
+    this.fft.forward(re, im, height, width);
     return {
       width,
       height,
@@ -249,8 +254,32 @@ export class NccPlan {
       const si = y * width, o = y * fw;
       for (let x = 0; x < width; x++) re[o + x] = data[si + x] - mean;
     }
-    this.fft.forward(re, im, height);
+    this.fft.forward(re, im, height, width);
     return { width, height, re, im, sumSq: q };
+  }
+
+  /**
+   * Raw cross-correlation of the (zero-mean) template with the prepared image(s): entry
+   * `v * stride + u` of `re` (first image) and `im` (second image) is
+   * `sum T'(i, j) * I(u + i, v + j)` for the valid placements `u < width`, `v < height`. The
+   * arrays are the plan's scratch buffers, overwritten by the next call.
+   */
+  crossCorrelate(
+    images: PreparedImages,
+    tpl: PreparedTemplate,
+  ): { re: Float64Array; im: Float64Array; stride: number; width: number; height: number } {
+    const mw = images.width - tpl.width + 1, mh = images.height - tpl.height + 1;
+    const re = this.re, im = this.im;
+    if (mw <= 0 || mh <= 0) return { re, im, stride: this.fftWidth, width: 0, height: 0 };
+    const ar = images.re, ai = images.im, tr = tpl.re, ti = tpl.im;
+    for (let i = 0, n = re.length; i < n; i++) {
+      // I * conj(T)
+      const xr = ar[i], xi = ai[i], yr = tr[i], yi = ti[i];
+      re[i] = xr * yr + xi * yi;
+      im[i] = xi * yr - xr * yi;
+    }
+    this.fft.inverse(re, im, mh, mw);
+    return { re, im, stride: this.fftWidth, width: mw, height: mh };
   }
 
   /**
@@ -264,21 +293,39 @@ export class NccPlan {
     outA: Float32Array,
     outB: Float32Array | null = null,
   ): { width: number; height: number } {
-    const mw = images.width - tpl.width + 1, mh = images.height - tpl.height + 1;
-    if (mw <= 0 || mh <= 0) return { width: 0, height: 0 };
-    const re = this.re, im = this.im;
-    const ar = images.re, ai = images.im, tr = tpl.re, ti = tpl.im;
-    for (let i = 0, n = re.length; i < n; i++) {
-      // I * conj(T)
-      const xr = ar[i], xi = ai[i], yr = tr[i], yi = ti[i];
-      re[i] = xr * yr + xi * yi;
-      im[i] = xi * yr - xr * yi;
-    }
-    this.fft.inverse(re, im, mh);
-    normalise(re, this.fftWidth, images.a, tpl, mw, mh, outA);
-    if (outB && images.b) normalise(im, this.fftWidth, images.b, tpl, mw, mh, outB);
-    return { width: mw, height: mh };
+    const c = this.crossCorrelate(images, tpl);
+    if (c.width === 0) return { width: 0, height: 0 };
+    normalise(c.re, c.stride, images.a, tpl, c.width, c.height, outA);
+    if (outB && images.b) normalise(c.im, c.stride, images.b, tpl, c.width, c.height, outB);
+    return { width: c.width, height: c.height };
   }
+}
+
+/**
+ * `1 / sqrt(sum over the window of (I - mean)^2)` for every placement of a `tw x th` window
+ * fully inside the image (0 for flat windows), row-major into `out`; returns the map size.
+ * Multiplying a raw correlation with a zero-mean template by this and by
+ * `1 / sqrt(template sumSq)` gives the NCC.
+ */
+export function windowInvStd(
+  ii: IntegralImage,
+  tw: number,
+  th: number,
+  out: Float32Array,
+): { width: number; height: number } {
+  const mw = ii.width - tw + 1, mh = ii.height - th + 1;
+  if (mw <= 0 || mh <= 0) return { width: 0, height: 0 };
+  const n = tw * th, W = ii.width + 1, S = ii.sum, Q = ii.sumSq, flat = FLAT_VARIANCE * n;
+  for (let v = 0; v < mh; v++) {
+    const r0 = v * W, r1 = (v + th) * W, o = v * mw;
+    for (let u = 0; u < mw; u++) {
+      const a = r0 + u, b = a + tw, d = r1 + u, e = d + tw;
+      const s = S[e] - S[b] - S[d] + S[a];
+      const vi = Q[e] - Q[b] - Q[d] + Q[a] - (s * s) / n;
+      out[o + u] = vi <= flat ? 0 : 1 / Math.sqrt(vi);
+    }
+  }
+  return { width: mw, height: mh };
 }
 
 function normalise(

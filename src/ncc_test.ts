@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createGray, cropGray, type GrayImage } from "./gray_image.ts";
-import { nccAt, nccMap, nccPeaks, NccPlan } from "./ncc.ts";
+import { integralImage, nccAt, nccMap, nccPeaks, NccPlan, windowInvStd } from "./ncc.ts";
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -23,7 +23,8 @@ function texture(w: number, h: number, seed: number): GrayImage {
       let s = 0, n = 0;
       for (let dy = -1; dy <= 1; dy++) {
         for (let dx = -1; dx <= 1; dx++) {
-          const xx = Math.min(w - 1, Math.max(0, x + dx)), yy = Math.min(h - 1, Math.max(0, y + dy));
+          const xx = Math.min(w - 1, Math.max(0, x + dx)),
+            yy = Math.min(h - 1, Math.max(0, y + dy));
           s += raw[yy * w + xx];
           n++;
         }
@@ -117,4 +118,23 @@ Deno.test("packed correlation of two images equals separate maps", () => {
     assert.ok(Math.abs(outB[i] - mb.data[i]) < 1e-4);
   }
   assert.ok(Math.abs(outB[30 * 45 + 5] - 1) < 1e-4);
+});
+
+Deno.test("windowInvStd times raw correlation gives the NCC", () => {
+  const img = texture(40, 30, 21);
+  const tpl = cropGray(img, { x: 9, y: 4, width: 12, height: 10 });
+  const plan = new NccPlan(40, 30);
+  const t = plan.prepareTemplate(tpl.data, 12, 10);
+  assert.ok(t);
+  const prepared = plan.prepareImages(img.data, null, 40, 30);
+  const c = plan.crossCorrelate(prepared, t);
+  const inv = new Float32Array(29 * 21);
+  assert.deepEqual(windowInvStd(integralImage(img.data, 40, 30), 12, 10, inv), {
+    width: 29,
+    height: 21,
+  });
+  for (const [x, y] of [[9, 4], [0, 0], [28, 20], [13, 7]]) {
+    const v = c.re[y * c.stride + x] * inv[y * 29 + x] / Math.sqrt(t.sumSq);
+    assert.ok(Math.abs(v - bruteNcc(img, tpl, x, y)) < 1e-4);
+  }
 });

@@ -7,6 +7,14 @@ import * as path from "node:path";
 import { ExitCode, VidkompyError } from "./errors.ts";
 import { registerTempFile, unregisterTempFile } from "./process.ts";
 
+/** The OS's reason without Deno's "(os error N): op 'path'" suffix, lower-cased. */
+export function osReason(e: unknown): string {
+  if (e instanceof Deno.errors.PermissionDenied) return "permission denied";
+  const m = e instanceof Error ? e.message : String(e);
+  const short = m.replace(/\s*\(os error \d+\).*$/s, "").replace(/:\s*\w+ '.*'$/s, "").trim();
+  return (short.charAt(0).toLowerCase() + short.slice(1)) || "unknown error";
+}
+
 /** `{bg stem}_overlay_{fg stem}.mp4` in the current directory. */
 export function defaultOutputName(bgPath: string, fgPath: string): string {
   const stem = (p: string) => path.basename(p, path.extname(p));
@@ -60,7 +68,9 @@ export function checkOutput(
   try {
     dirInfo = Deno.statSync(dir);
   } catch {
-    throw new VidkompyError(`output folder '${dir}' does not exist; create it or choose another -o`);
+    throw new VidkompyError(
+      `output folder '${dir}' does not exist; create it or choose another -o`,
+    );
   }
   if (!dirInfo.isDirectory) {
     throw new VidkompyError(`output folder '${dir}' is not a folder; choose another -o`);
@@ -68,7 +78,10 @@ export function checkOutput(
   try {
     const st = Deno.statSync(target);
     if (st.isDirectory) {
-      throw new VidkompyError(`output '${output}' is a folder; give a file name with -o`, ExitCode.Usage);
+      throw new VidkompyError(
+        `output '${output}' is a folder; give a file name with -o`,
+        ExitCode.Usage,
+      );
     }
     if (!overwrite) {
       throw new VidkompyError(
@@ -96,15 +109,17 @@ export class AtomicOutput {
     const ext = path.extname(target);
     const base = path.basename(target, ext);
     const rand = Math.random().toString(36).slice(2, 8);
-    this.temp = path.join(path.dirname(target), `.${base}.vidkompy-${Deno.pid}-${rand}.partial${ext}`);
+    this.temp = path.join(
+      path.dirname(target),
+      `.${base}.vidkompy-${Deno.pid}-${rand}.partial${ext}`,
+    );
     try {
       Deno.writeFileSync(this.temp, new Uint8Array(0), { createNew: true });
     } catch (e) {
-      const why = e instanceof Deno.errors.PermissionDenied
-        ? "permission denied"
-        : (e as Error).message;
       throw new VidkompyError(
-        `cannot write to output folder '${path.dirname(target)}' (${why}); choose another -o`,
+        `cannot write to output folder '${path.dirname(target)}' (${
+          osReason(e)
+        }); choose another -o`,
       );
     }
     registerTempFile(this.temp);
@@ -117,7 +132,7 @@ export class AtomicOutput {
     } catch (e) {
       this.discard();
       throw new VidkompyError(
-        `cannot move the result to '${this.target}' (${(e as Error).message}); check the folder`,
+        `cannot move the result to '${this.target}' (${osReason(e)}); check the folder`,
       );
     }
     unregisterTempFile(this.temp);

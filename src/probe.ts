@@ -70,23 +70,67 @@ function parseRational(s: string | undefined): number {
   return b ? a / b : 0;
 }
 
-const MAX_DIMENSION = 16384;
+/** Largest width or height vidkompy accepts (anything larger is a damaged or hostile header). */
+export const MAX_DIMENSION = 16384;
+/** Largest picture area accepted: 2^27 px (16K UHD is 132.7 Mpx); one frame is then ≤ 192 MiB. */
+export const MAX_PIXELS = 2 ** 27;
+
+function absurdSize(
+  role: string,
+  file: string,
+  w: number | string,
+  h: number | string,
+): VidkompyError {
+  return new VidkompyError(
+    `${role} '${file}' declares an absurd picture size ${w}x${h} (limit ${MAX_DIMENSION} px a side, ` +
+      `${MAX_PIXELS / 2 ** 20} Mpx); check that it is a real, undamaged video`,
+  );
+}
+
+/** Probes both inputs; when both fail, bg's error is reported. No probe is left running. */
+export async function probeBoth(
+  ffprobe: string,
+  bgPath: string,
+  fgPath: string,
+): Promise<{ bg: VideoInfo; fg: VideoInfo }> {
+  const [bg, fg] = await Promise.allSettled([
+    probeVideo(ffprobe, bgPath, "bg"),
+    probeVideo(ffprobe, fgPath, "fg"),
+  ]);
+  if (bg.status === "rejected") throw bg.reason;
+  if (fg.status === "rejected") throw fg.reason;
+  return { bg: bg.value, fg: fg.value };
+}
 
 /**
  * Probes `file` and returns its video facts. Throws a {@link VidkompyError} with a one-line
  * message when the file is missing, not a video, has no video stream or zero frames.
  */
-export async function probeVideo(ffprobe: string, file: string, role = "input"): Promise<VideoInfo> {
+export async function probeVideo(
+  ffprobe: string,
+  file: string,
+  role = "input",
+): Promise<VideoInfo> {
   let st: Deno.FileInfo;
   try {
     st = await Deno.stat(file);
-  } catch {
+  } catch (e) {
+    if (e instanceof Deno.errors.PermissionDenied) {
+      throw new VidkompyError(
+        `${role} '${file}' cannot be read (permission denied); check its permissions`,
+      );
+    }
     throw new VidkompyError(`${role} file not found: '${file}'; check the path`);
   }
   if (st.isDirectory) {
     throw new VidkompyError(`${role} '${file}' is a directory; give a video file`);
   }
-  if (st.size === 0) throw new VidkompyError(`${role} '${file}' is empty (0 bytes); give a video`);
+  if (!st.isFile) {
+    throw new VidkompyError(`${role} '${file}' is not a regular file; give a video file`);
+  }
+  if (st.size === 0) {
+    throw new VidkompyError(`${role} '${file}' is empty (0 bytes); give a video file`);
+  }
   const meta = await runTool(ffprobe, [
     "-v",
     "error",
@@ -97,10 +141,16 @@ export async function probeVideo(ffprobe: string, file: string, role = "input"):
     "file:" + file,
   ]);
   if (meta.code !== 0) {
+    const size = meta.stderr.join("\n").match(/Picture size (\d+)x(\d+) is invalid/);
+    if (size) throw absurdSize(role, file, size[1], size[2]);
     const why = lastRelevantLine(meta.stderr) || "unrecognised format";
-    throw new VidkompyError(`${role} '${file}' is not a readable video (${why}); check the file`, 1, {
-      detail: meta.stderr.join("\n"),
-    });
+    throw new VidkompyError(
+      `${role} '${file}' is not a readable video (${why}); check the file`,
+      1,
+      {
+        detail: meta.stderr.join("\n"),
+      },
+    );
   }
   let parsed: { streams?: FfprobeStream[]; format?: { start_time?: string; format_name?: string } };
   try {
@@ -114,20 +164,21 @@ export async function probeVideo(ffprobe: string, file: string, role = "input"):
     throw new VidkompyError(`${role} '${file}' has no video stream; give a video file`);
   }
   const formatName = parsed.format?.format_name ?? "";
-  if (/(^|,)(image2|png_pipe|jpeg_pipe|webp_pipe|bmp_pipe|gif_pipe|tiff_pipe)(,|$)/.test(formatName)) {
-    throw new VidkompyError(
-      `${role} '${file}' is a still image, not a video; use 'vidkompy find' for images`,
-    );
+  if (
+    /(^|,)(image2|png_pipe|jpeg_pipe|webp_pipe|bmp_pipe|gif_pipe|tiff_pipe)(,|$)/.test(formatName)
+  ) {
+    throw new VidkompyError(`${role} '${file}' is a still image, not a video; give a video file`);
   }
   const codedWidth = video.width ?? 0;
   const codedHeight = video.height ?? 0;
   if (codedWidth <= 0 || codedHeight <= 0) {
     throw new VidkompyError(`${role} '${file}' has no usable picture size; check the file`);
   }
-  if (codedWidth > MAX_DIMENSION || codedHeight > MAX_DIMENSION) {
-    throw new VidkompyError(
-      `${role} '${file}' declares an absurd size ${codedWidth}x${codedHeight}; check the file`,
-    );
+  if (
+    codedWidth > MAX_DIMENSION || codedHeight > MAX_DIMENSION ||
+    codedWidth * codedHeight > MAX_PIXELS
+  ) {
+    throw absurdSize(role, file, codedWidth, codedHeight);
   }
   let rotation = 0;
   for (const sd of video.side_data_list ?? []) {
@@ -219,7 +270,19 @@ async function probeFrameTimes(ffprobe: string, file: string, role: string): Pro
   ]);
   if (res.code !== 0) {
     const why = lastRelevantLine(res.stderr) || "cannot read packets";
-    throw new VidkompyError(`${role} '${file}' cannot be read (${why}); check the file`);
+    throw new VidkompyError(`${role} '${file}' cannot be read (${why}); check the file`, 1, {
+      detail: res.stderr.join("\n"),
+    });
+  }
+  // A cut-off MP4/MOV still lists the packets present, so the loss would go unnoticed.
+  const cut = res.stderr.find((l) => /partial file/i.test(l));
+  if (cut) {
+    throw new VidkompyError(
+      `${role} '${file}' is truncated (${lastRelevantLine([cut])}); re-copy it, or keep what is ` +
+        `there with 'ffmpeg -i IN -c copy OUT'`,
+      1,
+      { detail: res.stderr.join("\n") },
+    );
   }
   const times: number[] = [];
   for (const line of res.stdout.split("\n")) {

@@ -3,6 +3,7 @@
  * children and temporary files so an interrupted run leaves nothing behind.
  * @module
  */
+import { VidkompyError } from "./errors.ts";
 
 const liveChildren = new Set<Deno.ChildProcess>();
 const tempFiles = new Set<string>();
@@ -40,7 +41,10 @@ export function spawnTool(cmd: string, args: string[], opts: SpawnOptions = {}):
       stderr: "piped",
     }).spawn();
   } catch (e) {
-    throw new Error(`cannot start ${cmd}: ${e instanceof Error ? e.message : String(e)}`);
+    const why = e instanceof Error ? e.message.replace(/\s*\(os error \d+\)/, "") : String(e);
+    throw new VidkompyError(
+      `cannot start '${cmd}' (${why}); check --ffmpeg/--ffprobe or reinstall ffmpeg`,
+    );
   }
   liveChildren.add(child);
   const keep = opts.keepLines ?? 30;
@@ -138,13 +142,51 @@ export function removeTempFiles(): void {
   tempFiles.clear();
 }
 
-/** Picks the most telling line of an ffmpeg stderr tail. */
+/** ffmpeg messages that explain a failure better than whatever came after them. */
+const TELLING = [
+  /No space left on device/i,
+  /Disk quota exceeded/i,
+  /File too large/i,
+  /Read-only file system/i,
+  /Permission denied/i,
+  /Picture size \S+ is invalid/i,
+  /Unknown encoder/i,
+  /Decoder \(.*\) not found/i,
+  /partial file/i,
+];
+
+/** Lines that say nothing about the cause (ffmpeg's summary and progress lines). */
+const NOISE =
+  /^(Conversion failed|Exiting normally|frame=|size=|video:|\[out#|Error while filtering|Nothing was written|Error closing|Error initializing output)/;
+
+function clean(line: string): string {
+  return line.trim()
+    // "[mov,mp4,m4a @ 0x55d…] message" → "message"
+    .replace(/^\[[^\]]*@ 0x[0-9a-f]+\]\s*/i, "")
+    // "file:/path/x.mp4: Invalid data …" → "Invalid data …" (the caller names the file)
+    .replace(
+      /^(file:)?\S.*?: (?=(Invalid data|No such file|Permission denied|End of file|Device or resource|Operation not permitted|Is a directory|No space left|Read-only file system|Input\/output error|File too large))/,
+      "",
+    )
+    .replace(/\s+/g, " ");
+}
+
+/**
+ * Picks the most telling line of an ffmpeg stderr tail: a line naming a known cause (disk
+ * full, unknown encoder, missing decoder, invalid picture size …) wins, else the last line that
+ * is not a summary; device addresses and `file:` prefixes are stripped.
+ */
 export function lastRelevantLine(lines: string[]): string {
+  for (const re of TELLING) {
+    for (let i = lines.length - 1; i >= 0; i--) {
+      if (re.test(lines[i])) return clean(lines[i]);
+    }
+  }
   for (let i = lines.length - 1; i >= 0; i--) {
     const l = lines[i].trim();
     if (!l) continue;
-    if (/^(Conversion failed|Exiting normally|frame=|size=|video:|\[out#)/.test(l)) continue;
-    return l;
+    if (NOISE.test(l)) continue;
+    return clean(l);
   }
   return "";
 }

@@ -17,6 +17,7 @@
  * @module
  */
 import {
+  boxHighPass,
   downsample2,
   type GrayImage,
   type PixelArray,
@@ -24,12 +25,14 @@ import {
   resampleRegion,
 } from "./gray_image.ts";
 import { detectContentRect } from "./letterbox.ts";
+import { nextPowerOfTwo } from "./fft.ts";
 import {
   type CenteredTemplate,
-  NccPlan,
   nccPeaks,
   nccPlaced,
+  NccPlan,
   type PreparedTemplate,
+  windowInvStd,
 } from "./ncc.ts";
 
 /** A placement of fg inside bg. */
@@ -122,12 +125,14 @@ class Pyramid {
     return this.levels[kk];
   }
 
-  /** Image at factor 2^(j/2): a pyramid level, or one resampled by sqrt(2) for odd j. */
-  halfOctave(j: number): Level {
-    const base = this.get(j >> 1);
-    if ((j & 1) === 0) return base;
-    const k = Math.SQRT2;
-    const w = Math.floor(base.width / k), h = Math.floor(base.height / k);
+  /** The image seen at factor d >= 1 (bg pixels per pixel): a level, resampled if needed. */
+  atFactor(d: number): Level {
+    const p = Math.max(0, Math.min(this.maxLevel, Math.floor(Math.log2(d) + EPS)));
+    const base = this.get(p);
+    const k = d / 2 ** p;
+    if (Math.abs(k - 1) < EPS) return base;
+    const w = Math.max(1, Math.floor(base.width / k + EPS));
+    const h = Math.max(1, Math.floor(base.height / k + EPS));
     const data = new Float32Array(w * h);
     resampleRegion(
       base.data,
@@ -147,18 +152,34 @@ class Pyramid {
 // Templates (fg content rendered at a footprint size and working resolution)
 
 interface RenderedTemplate extends CenteredTemplate {
-  /** Content origin inside the footprint, in working-resolution pixels. */
+  /** Origin of the (band-passed interior of the) content inside the footprint, working px. */
   offX: number;
-  /** Content origin inside the footprint, in working-resolution pixels. */
+  /** Same, vertically. */
   offY: number;
+  /** Band-pass radius used (working px). */
+  r: number;
+  /** Mean luma of the content before band-passing. */
+  rawMean: number;
 }
 
 const EPS = 1e-6;
 
 /**
+ * Band-pass radius for a footprint whose content short side is `short` working pixels: about
+ * 1/16 of it, quantised to powers of sqrt(2) so that nearby sizes share filtered bg images.
+ */
+export function bandRadius(short: number): number {
+  const v = short / 16;
+  if (v <= 1) return 1;
+  return Math.max(1, Math.round(2 ** (Math.round(2 * Math.log2(v)) / 2)));
+}
+
+/**
  * fg's content rect as it appears when the full fg frame is scaled to `fw x fh` bg pixels and
  * viewed at `1/d` resolution: the footprint pixels fully inside the content, area/bilinear
- * resampled from the best pyramid level, mean removed. Null when fewer than 2x2 pixels.
+ * resampled from the best pyramid level, band-passed with radius `r` (default from its size),
+ * cropped by `r` on each side (where the filter saw only content) and mean-removed. Null when
+ * too small.
  */
 function renderTemplate(
   pyr: Pyramid,
@@ -166,20 +187,30 @@ function renderTemplate(
   fw: number,
   fh: number,
   d: number,
+  radius?: number,
 ): RenderedTemplate | null {
   const full = pyr.levels[0];
   const sx = fw / full.width / d, sy = fh / full.height / d;
-  const x0 = Math.ceil(content.x * sx - EPS), x1 = Math.floor((content.x + content.width) * sx + EPS);
-  const y0 = Math.ceil(content.y * sy - EPS), y1 = Math.floor((content.y + content.height) * sy + EPS);
+  const x0 = Math.ceil(content.x * sx - EPS),
+    x1 = Math.floor((content.x + content.width) * sx + EPS);
+  const y0 = Math.ceil(content.y * sy - EPS),
+    y1 = Math.floor((content.y + content.height) * sy + EPS);
   const tw = x1 - x0, th = y1 - y0;
-  if (tw < 2 || th < 2) return null;
+  let r = radius ?? bandRadius(Math.min(tw, th));
+  if (radius === undefined) {
+    while (r > 1 && Math.min(tw, th) - 2 * r < 4) {
+      r = Math.max(1, r >> 1);
+    }
+  }
+  const iw = tw - 2 * r, ih = th - 2 * r;
+  if (iw < 2 || ih < 2) return null;
   const p = Math.max(0, Math.min(pyr.maxLevel, Math.floor(Math.log2(1 / Math.max(sx, sy)) + EPS)));
   const src = pyr.get(p);
   const f = 2 ** p;
   const cx0 = Math.ceil(content.x / f - EPS), cy0 = Math.ceil(content.y / f - EPS);
   const cx1 = Math.max(cx0 + 1, Math.floor((content.x + content.width) / f + EPS));
   const cy1 = Math.max(cy0 + 1, Math.floor((content.y + content.height) / f + EPS));
-  const data = new Float32Array(tw * th);
+  const raw = new Float32Array(tw * th);
   resampleRegion(
     src.data,
     src.width,
@@ -188,11 +219,22 @@ function renderTemplate(
     1 / (sy * f),
     { x: x0, y: y0, width: tw, height: th },
     { x: cx0, y: cy0, width: cx1 - cx0, height: cy1 - cy0 },
-    data,
+    raw,
   );
-  const n = tw * th;
+  let rs = 0;
+  for (let i = 0; i < raw.length; i++) rs += raw[i];
+  boxHighPass(raw, tw, th, r, raw);
+  const n = iw * ih;
+  const data = new Float32Array(n);
   let s = 0;
-  for (let i = 0; i < n; i++) s += data[i];
+  for (let y = 0; y < ih; y++) {
+    const o = (y + r) * tw + r;
+    for (let x = 0; x < iw; x++) {
+      const v = raw[o + x];
+      data[y * iw + x] = v;
+      s += v;
+    }
+  }
   const mean = s / n;
   let q = 0;
   for (let i = 0; i < n; i++) {
@@ -200,7 +242,17 @@ function renderTemplate(
     data[i] = v;
     q += v * v;
   }
-  return { width: tw, height: th, data, mean, sumSq: q, offX: x0, offY: y0 };
+  return {
+    width: iw,
+    height: ih,
+    data,
+    mean,
+    sumSq: q,
+    offX: x0 + r,
+    offY: y0 + r,
+    r,
+    rawMean: rs / raw.length,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -214,7 +266,7 @@ interface LevelState {
   fh: number;
 }
 
-const CACHE_BYTES = 160 * 1024 * 1024;
+const CACHE_BYTES = 128 * 1024 * 1024;
 
 /** Direct-NCC scoring of placements against fg/bg pyramids, with a template cache. */
 class Scorer {
@@ -224,6 +276,8 @@ class Scorer {
   readonly bgH: number;
   private cache = new Map<string, RenderedTemplate | null>();
   private cacheBytes = 0;
+  private bgCache = new Map<string, Level>();
+  private bgCacheBytes = 0;
 
   constructor(
     readonly fg: Pyramid[],
@@ -255,16 +309,35 @@ class Scorer {
     return t;
   }
 
+  /** Drops cached templates (filtered bg images stay cached, within their own budget). */
   clearCache(): void {
     this.cache.clear();
     this.cacheBytes = 0;
+  }
+
+  /** bg sample b at a pyramid level, band-passed with radius r (cached). */
+  bgImage(b: number, level: number, r: number): Level {
+    const key = `${b}|${level}|${r}`;
+    const hit = this.bgCache.get(key);
+    if (hit) return hit;
+    const lv = this.bg[b].get(level);
+    const data = new Float32Array(lv.width * lv.height);
+    boxHighPass(lv.data, lv.width, lv.height, r, data);
+    if (this.bgCacheBytes + data.byteLength > CACHE_BYTES) {
+      this.bgCache.clear();
+      this.bgCacheBytes = 0;
+    }
+    const out = { width: lv.width, height: lv.height, data };
+    this.bgCache.set(key, out);
+    this.bgCacheBytes += data.byteLength;
+    return out;
   }
 
   /** NCC of fg sample k against bg sample b at a placement; -Infinity when invalid. */
   scoreOne(k: number, b: number, st: LevelState, level: number, rowStep: number): number {
     const t = this.template(k, st.fw, st.fh, level);
     if (!t) return -Infinity;
-    const img = this.bg[b].get(level);
+    const img = this.bgImage(b, level, t.r);
     const x = st.xl + t.offX, y = st.yl + t.offY;
     if (x < 0 || y < 0 || x + t.width > img.width || y + t.height > img.height) return -Infinity;
     return nccPlaced(t, img.data, img.width, x, y, rowStep);
@@ -299,32 +372,25 @@ class Scorer {
   }
 
   /**
-   * For each fg sample the bg sample that matches best at a placement; flat fg samples get the
-   * bg sample whose mean luma is closest (and are marked in `informative` as not scored).
+   * bg samples ranked (best first) for each fg sample at a placement, among `among[k]` (default
+   * all). Flat fg samples rank bg samples by how close their mean luma is.
    */
-  selectPairs(st: LevelState, level: number, rowStep: number): number[] {
-    const out: number[] = [];
+  rankPairs(st: LevelState, level: number, rowStep: number, among?: number[][]): number[][] {
+    const out: number[][] = [];
+    const all = this.bg.map((_, b) => b);
     for (let k = 0; k < this.fg.length; k++) {
-      let best = 0, bestV = -Infinity;
-      if (this.informative[k]) {
-        for (let b = 0; b < this.bg.length; b++) {
-          const v = this.scoreOne(k, b, st, level, rowStep);
-          if (v > bestV) {
-            bestV = v;
-            best = b;
-          }
-        }
-      } else {
-        const t = this.template(k, st.fw, st.fh, level);
-        for (let b = 0; b < this.bg.length && t; b++) {
-          const v = -Math.abs(this.meanUnder(k, b, st, level) - t.mean);
-          if (v > bestV) {
-            bestV = v;
-            best = b;
-          }
-        }
-      }
-      out.push(best);
+      const list = among?.[k] ?? all;
+      const t = this.template(k, st.fw, st.fh, level);
+      const scored = list.map((b) => ({
+        b,
+        v: !t
+          ? 0
+          : this.informative[k]
+          ? this.scoreOne(k, b, st, level, rowStep)
+          : -Math.abs(this.meanUnder(k, b, st, level) - t.rawMean),
+      }));
+      scored.sort((p, q) => (q.v - p.v) || (p.b - q.b));
+      out.push(scored.map((p) => p.b));
     }
     return out;
   }
@@ -440,6 +506,10 @@ interface Cand {
   fixed: boolean;
   /** bg sample per fg sample. */
   pairs: number[];
+  /** A few best bg samples per fg sample (re-ranked at finer levels). */
+  shortlist?: number[][];
+  /** Pyramid level where refinement starts. */
+  start: number;
 }
 
 function candScale(c: { fw: number; fh: number }, fgW: number, fgH: number): number {
@@ -468,10 +538,21 @@ function centreDistance(a: Cand, b: Cand, content: Rect, fgW: number, fgH: numbe
   return Math.hypot(ax - bx, ay - by);
 }
 
-/** True when two placements are clearly different (> 8 px apart or > 3 % in scale). */
-function clearlyDifferent(a: Cand, b: Cand, content: Rect, fgW: number, fgH: number): boolean {
+/**
+ * True when two placements are clearly different: content centres more than `px` (8) bg pixels
+ * apart or scales more than `rel` (3 %) apart.
+ */
+function clearlyDifferent(
+  a: Cand,
+  b: Cand,
+  content: Rect,
+  fgW: number,
+  fgH: number,
+  px = 8,
+  rel = 0.03,
+): boolean {
   const ds = Math.abs(Math.log(candScale(a, fgW, fgH) / candScale(b, fgW, fgH)));
-  return ds > Math.log(1.03) || centreDistance(a, b, content, fgW, fgH) > 8;
+  return ds > Math.log(1 + rel) || centreDistance(a, b, content, fgW, fgH) > px;
 }
 
 const TIE = 0.002;
@@ -494,7 +575,9 @@ function pickBest(cands: Cand[], fgW: number, fgH: number, bgW: number, bgH: num
   if (fit.length) return fit[0];
   let best = top;
   for (const c of near) {
-    if (Math.abs(Math.log(candScale(c, fgW, fgH))) < Math.abs(Math.log(candScale(best, fgW, fgH)))) {
+    if (
+      Math.abs(Math.log(candScale(c, fgW, fgH))) < Math.abs(Math.log(candScale(best, fgW, fgH)))
+    ) {
       best = c;
     }
   }
@@ -524,9 +607,9 @@ interface Settings {
 function settings(precision: number): Settings {
   const p = Math.max(0, Math.min(4, Math.round(precision)));
   return [
-    { minSide: 20, ratio: 1.1, maxFft: 256, keep: 4, peaks: 2, fullRes: 2, rowStep: 3 },
-    { minSide: 24, ratio: 1.08, maxFft: 256, keep: 6, peaks: 2, fullRes: 2, rowStep: 2 },
-    { minSide: 28, ratio: 1.06, maxFft: 256, keep: 8, peaks: 3, fullRes: 3, rowStep: 2 },
+    { minSide: 20, ratio: 1.12, maxFft: 256, keep: 4, peaks: 2, fullRes: 2, rowStep: 3 },
+    { minSide: 24, ratio: 1.09, maxFft: 256, keep: 6, peaks: 2, fullRes: 2, rowStep: 2 },
+    { minSide: 28, ratio: 1.07, maxFft: 256, keep: 8, peaks: 3, fullRes: 3, rowStep: 2 },
     { minSide: 36, ratio: 1.045, maxFft: 512, keep: 10, peaks: 3, fullRes: 3, rowStep: 1 },
     { minSide: 44, ratio: 1.03, maxFft: 512, keep: 14, peaks: 4, fullRes: 4, rowStep: 1 },
   ][p];
@@ -576,6 +659,200 @@ function checkSizes(frames: GrayImage[], what: string): void {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Coarse stage
+
+/** A coarse candidate and the working resolution it came from. */
+interface Coarse {
+  cand: Cand;
+  /** Working-resolution factor (bg pixels per working pixel). */
+  d: number;
+  forced: boolean;
+}
+
+/** Size of the FFT grid for a bg image seen at factor d. */
+function fftArea(bgW: number, bgH: number, d: number): { w: number; h: number } {
+  return {
+    w: nextPowerOfTwo(Math.floor(bgW / d + EPS)),
+    h: nextPowerOfTwo(Math.floor(bgH / d + EPS)),
+  };
+}
+
+/**
+ * Working-resolution factor for each grid scale: among factors that make the bg just fit a
+ * power-of-two FFT (bgH/2^m, bgW/2^m, or half-octaves), with FFT sides <= maxFft and the
+ * footprint's content short side >= minSide (or as large as allowed), the cheapest FFT.
+ */
+function chooseFactors(
+  scales: GridScale[],
+  fgW: number,
+  fgH: number,
+  bgW: number,
+  bgH: number,
+  content: Rect,
+  maxLevel: number,
+  set: Settings,
+): number[] {
+  const ds = new Set<number>();
+  const dMax = 2 ** maxLevel * 1.999;
+  for (let m = 0; m < 24; m++) {
+    for (const d of [bgH / 2 ** m, bgW / 2 ** m, 2 ** (m / 2)]) if (d >= 1 && d <= dMax) ds.add(d);
+  }
+  const all = [...ds].sort((a, b) => b - a);
+  const allowed = all.filter((d) => {
+    const f = fftArea(bgW, bgH, d);
+    return Math.max(f.w, f.h) <= set.maxFft;
+  });
+  const pool = allowed.length ? allowed : [all[all.length - 1]];
+  return scales.map((g) => {
+    const short = Math.min((content.width * g.fw) / fgW, (content.height * g.fh) / fgH);
+    const bestFoot = short / pool[pool.length - 1];
+    const need = Math.min(set.minSide, 0.8 * bestFoot);
+    let best = pool[pool.length - 1], bestArea = Infinity;
+    for (const d of pool) {
+      if (short / d < need - EPS) continue;
+      const f = fftArea(bgW, bgH, d);
+      if (f.w * f.h < bestArea) {
+        bestArea = f.w * f.h;
+        best = d;
+      }
+    }
+    return best;
+  });
+}
+
+/**
+ * Coarse stage: for every grid scale, NCC maps (FFT) of each fg sample's band-passed content
+ * over every bg sample at a small working resolution; per fg sample the best bg sample per
+ * position; consensus = mean over fg samples (the worst dropped when >= 4); its peaks become
+ * candidates (full-res coordinates).
+ */
+function coarseSearch(
+  fgPyr: Pyramid[],
+  bgPyr: Pyramid[],
+  content: Rect,
+  scales: GridScale[],
+  informative: boolean[],
+  set: Settings,
+): Coarse[] {
+  const fgW = fgPyr[0].levels[0].width, fgH = fgPyr[0].levels[0].height;
+  const bgW = bgPyr[0].levels[0].width, bgH = bgPyr[0].levels[0].height;
+  const K = fgPyr.length, B = bgPyr.length;
+  const maxLevel = Math.min(fgPyr[0].maxLevel, bgPyr[0].maxLevel);
+  const factors = chooseFactors(scales, fgW, fgH, bgW, bgH, content, maxLevel, set);
+  const groups = new Map<number, GridScale[]>();
+  scales.forEach((g, i) => {
+    const list = groups.get(factors[i]) ?? [];
+    list.push(g);
+    groups.set(factors[i], list);
+  });
+  const out: Coarse[] = [];
+  for (const [d, group] of groups) {
+    // one band-pass radius per working resolution, from its smallest footprint
+    let shortest = Infinity;
+    for (const g of group) {
+      const sx = g.fw / fgW / d, sy = g.fh / fgH / d;
+      shortest = Math.min(shortest, content.width * sx, content.height * sy);
+    }
+    let r = bandRadius(shortest);
+    while (r > 1 && shortest - 2 * r < 6) r = Math.max(1, r >> 1);
+    const bgC = bgPyr.map((p) => {
+      const lv = p.atFactor(d);
+      const data = new Float32Array(lv.width * lv.height);
+      boxHighPass(lv.data, lv.width, lv.height, r, data);
+      return { width: lv.width, height: lv.height, data };
+    });
+    const cw = bgC[0].width, ch = bgC[0].height;
+    const plan = new NccPlan(cw, ch);
+    const packed = [];
+    for (let b = 0; b < B; b += 2) {
+      packed.push(plan.prepareImages(bgC[b].data, b + 1 < B ? bgC[b + 1].data : null, cw, ch));
+    }
+    const inv = bgC.map(() => new Float32Array(cw * ch));
+    const maxMap = fgPyr.map(() => new Float32Array(cw * ch));
+    const argMap = fgPyr.map(() => new Uint16Array(cw * ch));
+    const cons = new Float32Array(cw * ch);
+    let reuse: PreparedTemplate | undefined;
+    for (const g of group) {
+      const tpls = fgPyr.map((p, k) =>
+        informative[k] ? renderTemplate(p, content, g.fw, g.fh, d, r) : null
+      );
+      const t0 = tpls.find((t) => t !== null);
+      if (!t0 || t0.width > cw || t0.height > ch) continue;
+      const mw = cw - t0.width + 1, mh = ch - t0.height + 1, n = mw * mh;
+      for (let b = 0; b < B; b++) {
+        const pk = packed[b >> 1];
+        windowInvStd((b & 1) ? pk.b! : pk.a, t0.width, t0.height, inv[b]);
+      }
+      const used: number[] = [];
+      for (let k = 0; k < K; k++) {
+        const t = tpls[k];
+        if (!t) continue;
+        const pt = plan.prepareTemplate(t.data, t.width, t.height, reuse);
+        if (!pt) continue;
+        reuse = pt;
+        const tqi = 1 / Math.sqrt(pt.sumSq);
+        const mx = maxMap[k].fill(-2, 0, n), am = argMap[k];
+        for (let pi = 0; pi < packed.length; pi++) {
+          const c = plan.crossCorrelate(packed[pi], pt);
+          const st = c.stride, re = c.re, im = c.im;
+          const ia = inv[2 * pi], ib = packed[pi].b ? inv[2 * pi + 1] : null;
+          const ba = 2 * pi, bb = 2 * pi + 1;
+          for (let v = 0; v < mh; v++) {
+            const o = v * mw, co = v * st;
+            for (let u = 0; u < mw; u++) {
+              const i = o + u;
+              const va = re[co + u] * ia[i] * tqi;
+              if (va > mx[i]) {
+                mx[i] = va;
+                am[i] = ba;
+              }
+              if (ib) {
+                const vb = im[co + u] * ib[i] * tqi;
+                if (vb > mx[i]) {
+                  mx[i] = vb;
+                  am[i] = bb;
+                }
+              }
+            }
+          }
+        }
+        used.push(k);
+      }
+      if (used.length === 0) continue;
+      const m = used.length, drop = m >= 4;
+      for (let i = 0; i < n; i++) {
+        let s = 0, lo = Infinity;
+        for (const k of used) {
+          const v = maxMap[k][i];
+          s += v;
+          if (v < lo) lo = v;
+        }
+        cons[i] = drop ? (s - lo) / (m - 1) : s / m;
+      }
+      const peaks = nccPeaks({ width: mw, height: mh, data: cons }, set.peaks, 2);
+      for (const pk of peaks) {
+        const i = pk.y * mw + pk.x;
+        out.push({
+          cand: {
+            x: Math.round((pk.x - t0.offX) * d),
+            y: Math.round((pk.y - t0.offY) * d),
+            fw: g.fw,
+            fh: g.fh,
+            score: pk.score,
+            fixed: g.forced,
+            pairs: fgPyr.map((_, k) => (used.includes(k) ? argMap[k][i] : 0)),
+            start: 0,
+          },
+          d,
+          forced: g.forced,
+        });
+      }
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
 // The search
 
 /**
@@ -595,7 +872,6 @@ export function searchSpatial(
   const fgW = fgFrames[0].width, fgH = fgFrames[0].height;
   const bgW = bgFrames[0].width, bgH = bgFrames[0].height;
   const content = normaliseContent(opts.content, fgFrames);
-  const K = fgFrames.length, B = bgFrames.length;
 
   // scale range
   let minScale = opts.unscaledOnly ? 1 : (opts.minScale ?? 0.25);
@@ -624,9 +900,12 @@ export function searchSpatial(
     special.push({ ...sizeOf(Math.min(minScale, gridMax)), forced: true });
   } else {
     const lr = Math.log(set.ratio);
-    const lo = Math.ceil(Math.log(minScale) / lr - EPS), hi = Math.floor(Math.log(gridMax) / lr + EPS);
+    const lo = Math.ceil(Math.log(minScale) / lr - EPS),
+      hi = Math.floor(Math.log(gridMax) / lr + EPS);
     for (let i = lo; i <= hi; i++) grid.push(sizeOf(Math.exp(i * lr)));
-    if (grid.length === 0 || Math.log(gridMax / candScale(grid[grid.length - 1], fgW, fgH)) > lr / 2) {
+    if (
+      grid.length === 0 || Math.log(gridMax / candScale(grid[grid.length - 1], fgW, fgH)) > lr / 2
+    ) {
       grid.push(sizeOf(gridMax));
     }
     if (grid.length === 0 || Math.log(candScale(grid[0], fgW, fgH) / minScale) > lr / 2) {
@@ -672,114 +951,8 @@ export function searchSpatial(
   if (!informative.some(Boolean)) informative = fgFrames.map(() => true);
   const sc = new Scorer(fgPyr, bgPyr, content, informative);
 
-  // ---- coarse: FFT NCC per half-octave working level ----
-  const short = Math.min(content.width, content.height);
-  const jCap = Math.max(0, Math.ceil(2 * Math.log2(Math.max(bgW, bgH) / set.maxFft) - EPS));
-  const jMax = 2 * sc.maxLevel + 1;
-  const groups = new Map<number, GridScale[]>();
-  for (const g of allScales) {
-    const s = candScale(g, fgW, fgH);
-    const ideal = Math.floor(2 * Math.log2(Math.max(1, (s * short) / set.minSide)) + EPS);
-    const j = Math.min(jMax, Math.max(ideal, jCap));
-    const list = groups.get(j) ?? [];
-    list.push(g);
-    groups.set(j, list);
-  }
-
-  interface Coarse {
-    cand: Cand;
-    d: number;
-    forced: boolean;
-  }
-  const coarse: Coarse[] = [];
-  for (const [j, scales] of groups) {
-    const d = 2 ** (j / 2);
-    const bgC = bgPyr.map((p) => p.halfOctave(j));
-    const cw = bgC[0].width, ch = bgC[0].height;
-    const plan = new NccPlan(cw, ch);
-    const packed = [];
-    for (let b = 0; b < B; b += 2) {
-      packed.push(plan.prepareImages(bgC[b].data, b + 1 < B ? bgC[b + 1].data : null, cw, ch));
-    }
-    const outA = new Float32Array(cw * ch), outB = new Float32Array(cw * ch);
-    const maxMap = fgFrames.map(() => new Float32Array(cw * ch));
-    const argMap = fgFrames.map(() => new Uint16Array(cw * ch));
-    const cons = new Float32Array(cw * ch);
-    let reuse: PreparedTemplate | undefined;
-    for (const g of scales) {
-      let mw = 0, mh = 0, offX = 0, offY = 0;
-      const used: number[] = [];
-      for (let k = 0; k < K; k++) {
-        if (!informative[k]) continue;
-        const t = renderTemplate(fgPyr[k], content, g.fw, g.fh, d);
-        if (!t || t.width > cw || t.height > ch) break;
-        const pt = plan.prepareTemplate(t.data, t.width, t.height, reuse);
-        if (!pt) continue;
-        reuse = pt;
-        offX = t.offX;
-        offY = t.offY;
-        const mx = maxMap[k], am = argMap[k];
-        for (let pi = 0; pi < packed.length; pi++) {
-          const hasB = packed[pi].b !== null;
-          const size = plan.correlate(packed[pi], pt, outA, hasB ? outB : null);
-          mw = size.width;
-          mh = size.height;
-          const n = mw * mh;
-          if (pi === 0) {
-            mx.set(outA.subarray(0, n));
-            am.fill(0, 0, n);
-          } else {
-            for (let i = 0; i < n; i++) {
-              if (outA[i] > mx[i]) {
-                mx[i] = outA[i];
-                am[i] = 2 * pi;
-              }
-            }
-          }
-          if (hasB) {
-            for (let i = 0; i < n; i++) {
-              if (outB[i] > mx[i]) {
-                mx[i] = outB[i];
-                am[i] = 2 * pi + 1;
-              }
-            }
-          }
-        }
-        used.push(k);
-      }
-      if (used.length === 0 || mw <= 0 || mh <= 0) continue;
-      // consensus: mean over fg samples (dropping the worst when there are >= 4)
-      const n = mw * mh, m = used.length;
-      const drop = m >= 4;
-      for (let i = 0; i < n; i++) {
-        let s = 0, lo = Infinity;
-        for (const k of used) {
-          const v = maxMap[k][i];
-          s += v;
-          if (v < lo) lo = v;
-        }
-        cons[i] = drop ? (s - lo) / (m - 1) : s / m;
-      }
-      const peaks = nccPeaks({ width: mw, height: mh, data: cons }, set.peaks, 2);
-      for (const pk of peaks) {
-        const i = pk.y * mw + pk.x;
-        const pairs = fgFrames.map((_, k) => (used.includes(k) ? argMap[k][i] : 0));
-        coarse.push({
-          cand: {
-            x: Math.round((pk.x - offX) * d),
-            y: Math.round((pk.y - offY) * d),
-            fw: g.fw,
-            fh: g.fh,
-            score: pk.score,
-            fixed: g.forced,
-            pairs,
-          },
-          d,
-          forced: g.forced,
-        });
-      }
-    }
-  }
+  // ---- coarse: FFT NCC per working resolution ----
+  const coarse = coarseSearch(fgPyr, bgPyr, content, allScales, informative, set);
   if (coarse.length === 0) {
     throw new RangeError("searchSpatial: no placement of fg's content fits inside bg");
   }
@@ -803,49 +976,81 @@ export function searchSpatial(
   }
 
   // ---- fine: pyramid refinement ----
-  const maxLevel = sc.maxLevel;
-  let level = Math.min(maxLevel, Math.max(0, Math.floor(Math.log2(Math.max(...kept.map((c) => c.d))) + EPS)));
-  let cands = kept.map((c) => ({ ...c.cand }));
-  let first = true;
+  // each candidate starts at the pyramid level matching its coarse resolution (but where its
+  // content still spans >= 12 px), then walks down level by level
+  const startLevel = (c: Coarse) => {
+    const short = Math.min((content.width * c.cand.fw) / fgW, (content.height * c.cand.fh) / fgH);
+    const byD = Math.floor(Math.log2(c.d) + EPS);
+    const bySize = Math.floor(Math.log2(Math.max(1, short / 12)) + EPS);
+    return Math.max(0, Math.min(sc.maxLevel, byD, bySize));
+  };
+  let cands = kept.map((c) => ({ ...c.cand, start: startLevel(c) }));
   const climbBase = { maxMoves: 12, minScale, maxScale: fixedScale ? minScale : maxScale };
-  for (; level >= 0; level--) {
-    const f = 2 ** level;
-    for (const c of cands) {
-      const st: LevelState = {
-        xl: Math.round(c.x / f),
-        yl: Math.round(c.y / f),
-        fw: c.fw,
-        fh: c.fh,
-      };
-      const rowStep = level === 0 ? set.rowStep : 1;
-      if (first || level >= 1) c.pairs = sc.selectPairs(st, level, level === 0 ? rowStep : 1);
-      const delta = c.fixed ? 0 : (1.05 * f) / Math.max(c.fw, c.fh);
-      const r = climb(sc, scoredPairs(c.pairs, informative), level, st, {
-        ...climbBase,
-        radius: first ? 2 : 1,
-        delta,
-        rowStep,
-      });
-      c.x = r.state.xl * f;
-      c.y = r.state.yl * f;
-      c.fw = r.state.fw;
-      c.fh = r.state.fh;
-      c.score = r.score;
+  const refineAt = (c: Cand, lv: number, rowStep: number, first: boolean, scaleSearch = true) => {
+    const f = 2 ** lv;
+    const st: LevelState = { xl: Math.round(c.x / f), yl: Math.round(c.y / f), fw: c.fw, fh: c.fh };
+    if (first || lv >= 2) {
+      const ranks = sc.rankPairs(st, lv, rowStep);
+      c.shortlist = ranks.map((r) => r.slice(0, 3));
+      c.pairs = ranks.map((r) => r[0]);
+    } else if (lv === 1 && c.shortlist) {
+      c.pairs = sc.rankPairs(st, lv, rowStep, c.shortlist).map((r) => r[0]);
     }
-    first = false;
-    cands = prune(cands, level === 0 ? cands.length : level === 1 ? set.fullRes : Math.max(set.fullRes, Math.ceil(set.keep / 2)), content, fgW, fgH);
-    if (level === 0) break;
+    const r = climb(sc, scoredPairs(c.pairs, informative), lv, st, {
+      ...climbBase,
+      radius: first ? 2 : 1,
+      delta: c.fixed || !scaleSearch ? 0 : (1.05 * f) / Math.max(c.fw, c.fh),
+      rowStep,
+    });
+    c.x = r.state.xl * f;
+    c.y = r.state.yl * f;
+    c.fw = r.state.fw;
+    c.fh = r.state.fh;
+    c.score = r.score;
+  };
+  for (let level = Math.max(...cands.map((c) => c.start)); level >= 1; level--) {
+    const active = cands.filter((c) => c.start >= level);
+    const waiting = cands.filter((c) => c.start < level);
+    for (const c of active) refineAt(c, level, 1, c.start === level);
+    const n = level === 1 ? set.fullRes : Math.max(set.fullRes, Math.ceil(set.keep / 2));
+    const keptHere = prune(active, n, level >= 3 ? 0.3 : 0.2, level, content, fgW, fgH);
+    cands = [...keptHere, ...waiting];
     sc.clearCache();
   }
-  // exact full-resolution scores
-  for (const c of cands) {
-    c.score = sc.score(scoredPairs(c.pairs, informative), { xl: c.x, yl: c.y, fw: c.fw, fh: c.fh }, 0, 1);
-  }
+  // full resolution: refine the contenders, just score the others (runner-up material)
   cands = cands.filter((c) => c.score > -Infinity);
   if (cands.length === 0) throw new RangeError("searchSpatial: no valid placement");
-  const best = pickBest(cands, fgW, fgH, bgW, bgH);
+  const top = Math.max(...cands.map((c) => c.score));
+  const contenders: Cand[] = [];
+  for (const c of pruneSame(cands)) {
+    if (c.score < top - 0.05 || contenders.length >= set.fullRes + 2) break;
+    // a near-duplicate of a better candidate of the same kind (fixed or free) adds nothing
+    const dup = contenders.some((u) =>
+      u.fixed === c.fixed && !clearlyDifferent(u, c, content, fgW, fgH, 3, 0.005)
+    );
+    if (!dup) contenders.push(c);
+  }
+  let scaleSearches = 0;
+  for (const c of contenders) {
+    // the fine scale search only for the best free contender (all of them at precision >= 3)
+    const fine = !c.fixed && (scaleSearches++ === 0 || set.rowStep === 1);
+    refineAt(c, 0, set.rowStep, c.start === 0, fine);
+  }
+  const scored = pruneSame(cands);
+  for (const c of scored) {
+    c.score = sc.score(
+      scoredPairs(c.pairs, informative),
+      { xl: c.x, yl: c.y, fw: c.fw, fh: c.fh },
+      0,
+      1,
+    );
+  }
+  const finals = scored.filter((c) => c.score > -Infinity);
+  const pool = finals.filter((c) => contenders.includes(c));
+  if (pool.length === 0) throw new RangeError("searchSpatial: no valid placement");
+  const best = pickBest(pool, fgW, fgH, bgW, bgH);
   let runner: Cand | null = null;
-  for (const c of cands) {
+  for (const c of finals) {
     if (c === best || !clearlyDifferent(c, best, content, fgW, fgH)) continue;
     if (!runner || c.score > runner.score) runner = c;
   }
@@ -857,18 +1062,43 @@ export function searchSpatial(
   };
 }
 
-/**
- * Sorts candidates by score, drops near-duplicates (same size and within 1 px), keeps `n`
- * free candidates (including the best clearly different one) plus fixed-size candidates that
- * are within 0.15 of the best score.
- */
-function prune(cands: Cand[], n: number, content: Rect, fgW: number, fgH: number): Cand[] {
-  const sorted = cands.filter((c) => c.score > -Infinity).sort((a, b) => b.score - a.score);
+/** Candidates sorted by score (fixed sizes first on ties) without same-placement duplicates. */
+function pruneSame(cands: Cand[]): Cand[] {
+  const sorted = cands.filter((c) => c.score > -Infinity).sort((a, b) =>
+    b.score - a.score || Number(b.fixed) - Number(a.fixed)
+  );
   const uniq: Cand[] = [];
   for (const c of sorted) {
     const dup = uniq.some((u) =>
-      u.fw === c.fw && u.fh === c.fh && Math.abs(u.x - c.x) <= 1 && Math.abs(u.y - c.y) <= 1 &&
-      u.fixed === c.fixed
+      u.fw === c.fw && u.fh === c.fh && Math.abs(u.x - c.x) <= 1 && Math.abs(u.y - c.y) <= 1
+    );
+    if (!dup) uniq.push(c);
+  }
+  return uniq;
+}
+
+/**
+ * Sorts candidates by score, drops near-duplicates (same size and within 1 px), keeps up to
+ * `n` free candidates within `margin` of the best score (always including the best clearly
+ * different one, the runner-up, with tolerances widened for the coarse `level`) plus
+ * fixed-size candidates within 0.15 of the best score.
+ */
+function prune(
+  cands: Cand[],
+  n: number,
+  margin: number,
+  level: number,
+  content: Rect,
+  fgW: number,
+  fgH: number,
+): Cand[] {
+  const f = 2 ** level;
+  const uniq: Cand[] = [];
+  for (const c of pruneSame(cands)) {
+    // near-duplicates of a better candidate of the same kind will converge to it
+    const dup = uniq.some((u) =>
+      u.fixed === c.fixed &&
+      !clearlyDifferent(u, c, content, fgW, fgH, Math.max(3, 2 * f), Math.min(0.05, 0.004 * f))
     );
     if (!dup) uniq.push(c);
   }
@@ -878,10 +1108,13 @@ function prune(cands: Cand[], n: number, content: Rect, fgW: number, fgH: number
   const out: Cand[] = [];
   if (free.length) {
     out.push(free[0]);
-    const other = free.find((c) => clearlyDifferent(c, free[0], content, fgW, fgH));
+    // positions/scales are still rough at coarse levels: demand a larger difference there
+    const other = free.find((c) =>
+      clearlyDifferent(c, free[0], content, fgW, fgH, Math.max(8, 4 * f), 0.03 + (0.01 * f) / 2)
+    );
     if (other && n > 1) out.push(other);
     for (const c of free) {
-      if (out.length >= n) break;
+      if (out.length >= n || c.score < top - margin) break;
       if (!out.includes(c)) out.push(c);
     }
   }
@@ -906,7 +1139,10 @@ export function refineSpatial(
   const fgFrames = pairs.map((p) => p.fg);
   const fgW = fgFrames[0].width, fgH = fgFrames[0].height;
   const bgW = pairs[0].bg.width, bgH = pairs[0].bg.height;
-  const content = normaliseContent(opts.content ?? { x: 0, y: 0, width: fgW, height: fgH }, fgFrames);
+  const content = normaliseContent(
+    opts.content ?? { x: 0, y: 0, width: fgW, height: fgH },
+    fgFrames,
+  );
   let informative = fgFrames.map((f) => contentStd(f, content) > 1.5);
   if (!informative.some(Boolean)) informative = fgFrames.map(() => true);
   const sc = new Scorer(
@@ -918,17 +1154,28 @@ export function refineSpatial(
   const idx = scoredPairs(pairs.map((_, i) => i), informative);
   const fw0 = Math.max(1, Math.round(initial.width || fgW * initial.scale));
   const fh0 = Math.max(1, Math.round(initial.height || fgH * initial.scale));
-  const starts: Cand[] = [{ x: initial.x, y: initial.y, fw: fw0, fh: fh0, score: 0, fixed: false, pairs: idx }];
+  const starts: Cand[] = [{
+    x: initial.x,
+    y: initial.y,
+    fw: fw0,
+    fh: fh0,
+    score: 0,
+    fixed: false,
+    pairs: idx,
+    start: 0,
+  }];
   const s0 = candScale({ fw: fw0, fh: fh0 }, fgW, fgH);
-  const near = (fw: number, fh: number) => Math.abs(Math.log(candScale({ fw, fh }, fgW, fgH) / s0)) < 0.02;
+  const near = (fw: number, fh: number) =>
+    Math.abs(Math.log(candScale({ fw, fh }, fgW, fgH) / s0)) < 0.02;
   if (near(fgW, fgH)) starts.push({ ...starts[0], fw: fgW, fh: fgH, fixed: true });
   if (near(bgW, bgH)) starts.push({ ...starts[0], x: 0, y: 0, fw: bgW, fh: bgH, fixed: true });
   const out: Cand[] = [];
-  for (const c of starts) {
-    // re-anchor a changed size on the content centre
-    const ccx = content.x + content.width / 2, ccy = content.y + content.height / 2;
-    const x = c.fixed ? Math.round(initial.x + (ccx * (fw0 - c.fw)) / fgW) : c.x;
-    const y = c.fixed ? Math.round(initial.y + (ccy * (fh0 - c.fh)) / fgH) : c.y;
+  const ccx = content.x + content.width / 2, ccy = content.y + content.height / 2;
+  starts.forEach((c, i) => {
+    // the exact 100 % size is re-anchored on the content centre; the fit sits at (0, 0)
+    const unit = i > 0 && c.fw === fgW && c.fh === fgH;
+    const x = unit ? Math.round(initial.x + (ccx * (fw0 - c.fw)) / fgW) : c.x;
+    const y = unit ? Math.round(initial.y + (ccy * (fh0 - c.fh)) / fgH) : c.y;
     const r = climb(sc, idx, 0, { xl: x, yl: y, fw: c.fw, fh: c.fh }, {
       radius: 2,
       delta: c.fixed ? 0 : 1.05 / Math.max(c.fw, c.fh),
@@ -937,11 +1184,11 @@ export function refineSpatial(
       minScale: 0,
       maxScale: Infinity,
     });
-    if (r.score === -Infinity) continue;
+    if (r.score === -Infinity) return;
     const st = r.state;
     const score = sc.score(idx, st, 0, 1);
-    out.push({ x: st.xl, y: st.yl, fw: st.fw, fh: st.fh, score, fixed: c.fixed, pairs: idx });
-  }
+    out.push({ ...c, x: st.xl, y: st.yl, fw: st.fw, fh: st.fh, score });
+  });
   if (out.length === 0) return { ...initial };
   return toCandidate(pickBest(out, fgW, fgH, bgW, bgH), fgW, fgH);
 }

@@ -217,11 +217,17 @@ export function degrade(
   if (sc !== 1 || d.shiftX || d.shiftY) {
     const h = side / 2;
     for (let y = 0; y < side; y++) {
-      const sy = Math.min(side - 1.001, Math.max(0, (y + 0.5 - h) / sc + h - 0.5 + (d.shiftY ?? 0)));
+      const sy = Math.min(
+        side - 1.001,
+        Math.max(0, (y + 0.5 - h) / sc + h - 0.5 + (d.shiftY ?? 0)),
+      );
       const y0 = Math.floor(sy);
       const fy = sy - y0;
       for (let x = 0; x < side; x++) {
-        const sx = Math.min(side - 1.001, Math.max(0, (x + 0.5 - h) / sc + h - 0.5 + (d.shiftX ?? 0)));
+        const sx = Math.min(
+          side - 1.001,
+          Math.max(0, (x + 0.5 - h) / sc + h - 0.5 + (d.shiftX ?? 0)),
+        );
         const x0 = Math.floor(sx);
         const fx = sx - x0;
         const i0 = y0 * side + x0;
@@ -232,30 +238,43 @@ export function degrade(
     }
     src = scratch.slice();
   }
-  for (let y = 0; y < side; y++) {
-    for (let x = 0; x < side; x++) {
-      const i = y * side + x;
-      let v = src[i];
-      if (d.blur > 0) {
-        let s = 0;
-        for (let dy = -1; dy <= 1; dy++) {
-          const yy = Math.min(side - 1, Math.max(0, y + dy));
-          for (let dx = -1; dx <= 1; dx++) {
-            const xx = Math.min(side - 1, Math.max(0, x + dx));
-            s += src[yy * side + xx];
-          }
-        }
-        v = v * (1 - d.blur) + (s / 9) * d.blur;
+  if (d.blur > 0) {
+    const w = d.blur / 9;
+    for (let y = 0; y < side; y++) {
+      const r0 = Math.max(0, y - 1) * side, r1 = y * side, r2 = Math.min(side - 1, y + 1) * side;
+      for (let x = 0; x < side; x++) {
+        const xl = x > 0 ? x - 1 : 0, xr = x < side - 1 ? x + 1 : x;
+        const s = src[r0 + xl] + src[r0 + x] + src[r0 + xr] + src[r1 + xl] + src[r1 + x] +
+          src[r1 + xr] + src[r2 + xl] + src[r2 + x] + src[r2 + xr];
+        scratch[r1 + x] = src[r1 + x] * (1 - d.blur) + s * w;
       }
-      scratch[i] = v;
     }
+  } else if (src !== scratch) {
+    scratch.set(src);
   }
+  const lut = gammaTable(d.gamma);
+  const top = GAMMA_STEPS - 1;
   for (let i = 0; i < side * side; i++) {
-    let v = Math.min(1, Math.max(0, scratch[i] / 255));
-    v = Math.pow(v, d.gamma) * 255 * d.gain + d.bias + (rnd() - 0.5) * 2 * d.noise;
+    const u = scratch[i] * (top / 255);
+    const g = lut[u <= 0 ? 0 : u >= top ? top : Math.round(u)];
+    let v = g * 255 * d.gain + d.bias + (rnd() - 0.5) * 2 * d.noise;
     v = Math.round(v / d.quant) * d.quant;
     out[i] = v < 0 ? 0 : v > 255 ? 255 : v;
   }
+}
+
+const GAMMA_STEPS = 4096;
+const gammaTables = new Map<number, Float32Array>();
+
+/** `x^gamma` sampled on [0, 1] (cached per gamma). */
+function gammaTable(gamma: number): Float32Array {
+  let t = gammaTables.get(gamma);
+  if (!t) {
+    t = new Float32Array(GAMMA_STEPS);
+    for (let k = 0; k < GAMMA_STEPS; k++) t[k] = Math.pow(k / (GAMMA_STEPS - 1), gamma);
+    gammaTables.set(gamma, t);
+  }
+  return t;
 }
 
 /** Master frame index shown at time `t` (seconds) when sampling the master by nearest frame. */
@@ -281,6 +300,10 @@ export interface DerivedSpec {
   vfrDrop?: number;
   /** Seed for `vfrDrop`. */
   vfrSeed?: number;
+  /** Playback speed: master seconds per clip second (default 1). */
+  speed?: number;
+  /** Edits: after frame `at`, the content jumps forward by `seconds` (a removed segment). */
+  jumps?: { at: number; seconds: number }[];
 }
 
 /** Timestamps (presentation, seconds from 0) and master frame shown by each derived frame. */
@@ -292,18 +315,25 @@ export interface DerivedClip {
 }
 
 /** Samples the master timeline for a derived clip (no rendering). */
-export function deriveClip(spec: DerivedSpec, masterFps: number, masterFrames: number): DerivedClip {
+export function deriveClip(
+  spec: DerivedSpec,
+  masterFps: number,
+  masterFrames: number,
+): DerivedClip {
   const drops = new Set(spec.drops ?? []);
   const dups = new Set(spec.dups ?? []);
   const rnd = mulberry32(spec.vfrSeed ?? 99);
   const times: number[] = [];
   const master: number[] = [];
   let content = 0;
+  let skipped = 0;
+  const speed = spec.speed ?? 1;
   for (let k = 0; k < spec.frames; k++) {
     const keep = !(spec.vfrDrop && k > 0 && rnd() < spec.vfrDrop);
+    for (const j of spec.jumps ?? []) if (j.at === k) skipped += j.seconds;
     if (keep) {
       times.push(k / spec.fps);
-      const m = nearestMasterFrame(spec.start + content / spec.fps, masterFps);
+      const m = nearestMasterFrame(spec.start + skipped + (speed * content) / spec.fps, masterFps);
       master.push(Math.max(0, Math.min(masterFrames - 1, m)));
     }
     content += dups.has(k) ? 0 : drops.has(k) ? 2 : 1;
@@ -327,4 +357,63 @@ export function renderClip(
     degrade(frame, d, derived.master[k] * 31 + k, scratch, thumb);
     sink(thumb, k);
   }
+}
+
+/** Latent "content" for synthetic embeddings (no rendering): an AR(1) walk per master step. */
+export interface LatentSpec {
+  /** Embedding dimension. */
+  dim: number;
+  /** Correlation of consecutive master steps (closer to 1 = slower change). */
+  rho: number;
+  /** Seed. */
+  seed: number;
+  /** Master step ranges [from, to) where the content is frozen (static shots). */
+  frozen?: [number, number][];
+  /** Master steps where the content is redrawn from scratch (scene cuts). */
+  cuts?: number[];
+}
+
+/**
+ * Synthetic int8 embeddings: walks the latent over master steps 0..max(pick) and emits, for each
+ * clip, the latent at the master steps it picks plus independent noise (an "encode").
+ */
+export function latentEmbeddings(
+  spec: LatentSpec,
+  clips: { master: Int32Array; noise: number; seed: number }[],
+): Int8Array[] {
+  const dim = spec.dim;
+  const rnd = mulberry32(spec.seed);
+  const x = new Float32Array(dim);
+  const redraw = () => {
+    for (let d = 0; d < dim; d++) x[d] = rnd() - 0.5;
+  };
+  redraw();
+  const s = Math.sqrt(1 - spec.rho * spec.rho);
+  const cuts = new Set(spec.cuts ?? []);
+  const frozen = spec.frozen ?? [];
+  let last = 0;
+  for (const c of clips) for (const m of c.master) last = Math.max(last, m);
+  const outs = clips.map((c) => new Int8Array(c.master.length * dim));
+  const noise = clips.map((c) => mulberry32(c.seed));
+  // clip frames sorted by master step (each clip's master indices are non-decreasing)
+  const cursor = clips.map(() => 0);
+  for (let m = 0; m <= last; m++) {
+    if (cuts.has(m)) redraw();
+    else if (!frozen.some(([a, b]) => m >= a && m < b)) {
+      for (let d = 0; d < dim; d++) x[d] = spec.rho * x[d] + s * (rnd() - 0.5);
+    }
+    for (let c = 0; c < clips.length; c++) {
+      const cl = clips[c];
+      while (cursor[c] < cl.master.length && cl.master[cursor[c]] === m) {
+        const o = cursor[c] * dim;
+        const r = noise[c];
+        for (let d = 0; d < dim; d++) {
+          const q = Math.round((x[d] + (r() - 0.5) * cl.noise) * 200);
+          outs[c][o + d] = q > 127 ? 127 : q < -127 ? -127 : q;
+        }
+        cursor[c]++;
+      }
+    }
+  }
+  return outs;
 }

@@ -103,6 +103,37 @@ function unrelatedLevel(
 }
 
 /**
+ * Robust drift of the path's phase c = τ − rate·t (seconds per second): Theil–Sen over pairs of
+ * well-matched frames 1–20 s apart, ignoring pairs across phase jumps (drops, edits) of more than
+ * 0.6 frame. Zero when the phase is steady; NaN when there is too little evidence.
+ */
+function phaseSlope(
+  fgTimes: Float64Array,
+  target: Float64Array,
+  scores: Float32Array,
+  rate: number,
+  floor: number,
+  bgPeriod: number,
+): number {
+  const idx: number[] = [];
+  const n = fgTimes.length;
+  const step = Math.max(1, Math.floor(n / 400));
+  for (let i = 0; i < n; i += step) if (scores[i] > floor) idx.push(i);
+  const slopes: number[] = [];
+  for (let a = 0; a < idx.length; a++) {
+    for (let b = a + 1; b < idx.length; b += 3) {
+      const dt = fgTimes[idx[b]] - fgTimes[idx[a]];
+      if (dt < 1) continue;
+      if (dt > 20) break;
+      const dc = (target[idx[b]] - rate * fgTimes[idx[b]]) -
+        (target[idx[a]] - rate * fgTimes[idx[a]]);
+      if (Math.abs(dc) <= 0.6 * bgPeriod) slopes.push(dc / dt);
+    }
+  }
+  return slopes.length >= 20 ? median(slopes) : NaN;
+}
+
+/**
  * Finds, for every fg frame, the bg frame showing the same moment: one global, monotone,
  * drift-free alignment tolerant of different/variable frame rates, trimmed ends, dropped or
  * duplicated frames, cuts, fades and static stretches.
@@ -128,32 +159,48 @@ export function alignTemporal(
 
   const bgPeriod = framePeriod(bgTimes);
   const phaseSteps = opts.dtw?.phaseSteps ?? 8;
+  const simFloor = opts.dtw?.simFloor ?? band.baseline + 0.25 * (1 - band.baseline);
   let rate = band.rate;
   let res = alignBanded(sims, fgTimes, bgTimes, band.loTime, band.hiTime, {
+    simFloor,
     ...opts.dtw,
     rate,
   });
-  const span = Math.max(fgTimes[N - 1] - fgTimes[0], 1e-9);
   for (let iter = 0; iter < 2; iter++) {
     // A rate error makes the steady phase creep: re-solve with the corrected rate.
-    if (Math.abs(res.drift) <= 0.75 * bgPeriod / phaseSteps) break;
-    rate += res.drift / span;
-    res = alignBanded(sims, fgTimes, bgTimes, band.loTime, band.hiTime, { ...opts.dtw, rate });
+    const slope = phaseSlope(fgTimes, res.target, res.scores, rate, simFloor, bgPeriod);
+    const span = fgTimes[N - 1] - fgTimes[0];
+    if (!(Math.abs(slope) * span > 0.5 * bgPeriod / phaseSteps)) break;
+    rate += slope;
+    res = alignBanded(sims, fgTimes, bgTimes, band.loTime, band.hiTime, {
+      simFloor,
+      ...opts.dtw,
+      rate,
+    });
   }
 
+  // Held frames: the leading run whose bg time τ lies before bg's first frame, and the trailing run
+  // after its last frame (half a bg frame of tolerance).
   const held = new Uint8Array(N);
   const half = 0.5 * bgPeriod;
-  const offs: number[] = [];
-  for (let i = 0; i < N; i++) {
-    const tau = res.target[i];
-    if (tau < bgTimes[0] - half) held[i] = 1;
-    else if (tau > bgTimes[M - 1] + half) held[i] = 2;
-    else offs.push(tau - rate * fgTimes[i]);
+  for (let i = 0; i < N && res.target[i] < bgTimes[0] - half; i++) held[i] = 1;
+  for (let i = N - 1; i >= 0 && held[i] === 0 && res.target[i] > bgTimes[M - 1] + half; i--) {
+    held[i] = 2;
   }
   const map = res.map;
+  const scores = res.scores;
   for (let i = 0; i < N; i++) {
-    if (held[i] === 1) map[i] = 0;
-    else if (held[i] === 2) map[i] = M - 1;
+    const j = held[i] === 1 ? 0 : held[i] === 2 ? M - 1 : map[i];
+    if (j !== map[i]) {
+      map[i] = j;
+      scores[i] = fg.dot(i, bg, j) * fgInv[i] * bgInv[j];
+    }
+  }
+  // Report 1 when the estimated rate is indistinguishable from it over the clip.
+  const fit = Math.abs(rate - 1) * (fgTimes[N - 1] - fgTimes[0]) < 0.5 * bgPeriod ? 1 : rate;
+  const offs: number[] = [];
+  for (let i = 0; i < N; i++) {
+    if (held[i] === 0) offs.push(bgTimes[map[i]] - fit * fgTimes[i]);
   }
 
   // Confidence: distinctiveness of the matches against unrelated bg frames.
@@ -162,7 +209,7 @@ export function alignTemporal(
   for (let i = 0; i < N; i += step) {
     if (held[i] !== 0 || fgInv[i] === 0) continue;
     const s0 = unrelatedLevel(fg, i, fgInv[i], bg, bgInv, 9);
-    z.push((res.scores[i] - s0) / Math.max(1e-6, 1 - s0));
+    z.push((scores[i] - s0) / Math.max(1e-6, 1 - s0));
   }
   const confidence = z.length ? Math.max(0, Math.min(1, median(z))) : 0;
 
@@ -170,10 +217,10 @@ export function alignTemporal(
   for (let i = 0; i < N; i++) widthSum += band.hi[i] - band.lo[i] + 1;
   return {
     map,
-    scores: res.scores,
+    scores,
     held,
     offset: offs.length ? median(offs) : band.offset,
-    rate,
+    rate: fit,
     confidence,
     bandWidth: widthSum / N,
     coarseStride: band.fgStride,

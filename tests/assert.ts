@@ -15,13 +15,20 @@ export function assertEquals<T>(actual: T, expected: T, msg?: string): void {
     deepStrictEqual(actual, expected);
   } catch {
     throw new AssertionError({
-      message: `${msg ? msg + ": " : ""}expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`,
+      message: `${msg ? msg + ": " : ""}expected ${JSON.stringify(expected)}, got ${
+        JSON.stringify(actual)
+      }`,
     });
   }
 }
 
 /** |actual − expected| ≤ tolerance. */
-export function assertAlmostEquals(actual: number, expected: number, tolerance = 1e-7, msg?: string): void {
+export function assertAlmostEquals(
+  actual: number,
+  expected: number,
+  tolerance = 1e-7,
+  msg?: string,
+): void {
   if (!(Math.abs(actual - expected) <= tolerance)) {
     throw new AssertionError({
       message: `${msg ? msg + ": " : ""}expected ${expected} ± ${tolerance}, got ${actual}`,

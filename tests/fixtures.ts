@@ -16,12 +16,18 @@ export async function ffmpeg(args: string[]): Promise<void> {
     stdout: "null",
     stderr: "piped",
   }).output();
-  if (!out.success) throw new Error(`ffmpeg ${args.join(" ")}\n${new TextDecoder().decode(out.stderr)}`);
+  if (!out.success) {
+    throw new Error(`ffmpeg ${args.join(" ")}\n${new TextDecoder().decode(out.stderr)}`);
+  }
 }
 
 /** Runs ffprobe and returns stdout. */
 export async function ffprobe(args: string[]): Promise<string> {
-  const out = await new Deno.Command(FFPROBE, { args: ["-v", "error", ...args], stdout: "piped", stderr: "piped" })
+  const out = await new Deno.Command(FFPROBE, {
+    args: ["-v", "error", ...args],
+    stdout: "piped",
+    stderr: "piped",
+  })
     .output();
   if (!out.success) throw new Error(`ffprobe failed: ${new TextDecoder().decode(out.stderr)}`);
   return new TextDecoder().decode(out.stdout);
@@ -58,9 +64,23 @@ export async function grayFrames(
   height: number,
   crop?: { x: number; y: number; w: number; h: number },
 ): Promise<Uint8Array[]> {
-  const vf = [crop ? `crop=${crop.w}:${crop.h}:${crop.x}:${crop.y}` : null, "format=gray"].filter(Boolean).join(",");
+  const vf = [crop ? `crop=${crop.w}:${crop.h}:${crop.x}:${crop.y}` : null, "format=gray"].filter(
+    Boolean,
+  ).join(",");
   const out = await new Deno.Command(FFMPEG, {
-    args: ["-v", "error", "-i", file, "-vf", vf, "-fps_mode", "passthrough", "-f", "rawvideo", "pipe:1"],
+    args: [
+      "-v",
+      "error",
+      "-i",
+      file,
+      "-vf",
+      vf,
+      "-fps_mode",
+      "passthrough",
+      "-f",
+      "rawvideo",
+      "pipe:1",
+    ],
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -73,7 +93,14 @@ export async function grayFrames(
 }
 
 /** Mean of a region of a gray frame. */
-export function regionMean(f: Uint8Array, w: number, x: number, y: number, rw: number, rh: number): number {
+export function regionMean(
+  f: Uint8Array,
+  w: number,
+  x: number,
+  y: number,
+  rw: number,
+  rh: number,
+): number {
   let s = 0;
   for (let j = y; j < y + rh; j++) for (let i = x; i < x + rw; i++) s += f[j * w + i];
   return s / (rw * rh);
@@ -101,7 +128,18 @@ export async function makeNumberedBg(
     `nullsrc=s=${opts.width}x${opts.height}:r=${opts.fps},geq=lum='16+3*N':cb=128:cr=128`,
   ];
   if (opts.audio) args.push("-f", "lavfi", "-i", opts.audio);
-  args.push("-frames:v", String(opts.frames), "-c:v", "libx264", "-crf", "4", "-preset", "ultrafast", "-pix_fmt", "yuv420p");
+  args.push(
+    "-frames:v",
+    String(opts.frames),
+    "-c:v",
+    "libx264",
+    "-crf",
+    "4",
+    "-preset",
+    "ultrafast",
+    "-pix_fmt",
+    "yuv420p",
+  );
   if (opts.audio) args.push("-c:a", "aac", "-t", String(opts.frames / opts.fps));
   args.push(file);
   await ffmpeg(args);
@@ -118,12 +156,31 @@ export function bgIndexFromLuma(luma: number): number {
 /** A textured, moving fg (testsrc2) of `frames` frames; optional audio source and extra vf. */
 export async function makeTexturedFg(
   file: string,
-  opts: { width: number; height: number; fps: number; frames: number; audio?: string; vf?: string; extra?: string[] },
+  opts: {
+    width: number;
+    height: number;
+    fps: number;
+    frames: number;
+    audio?: string;
+    vf?: string;
+    extra?: string[];
+  },
 ): Promise<void> {
   const args = ["-f", "lavfi", "-i", `testsrc2=s=${opts.width}x${opts.height}:r=${opts.fps}`];
   if (opts.audio) args.push("-f", "lavfi", "-i", opts.audio);
   if (opts.vf) args.push("-vf", opts.vf);
-  args.push("-frames:v", String(opts.frames), "-c:v", "libx264", "-crf", "4", "-preset", "ultrafast", "-pix_fmt", "yuv420p");
+  args.push(
+    "-frames:v",
+    String(opts.frames),
+    "-c:v",
+    "libx264",
+    "-crf",
+    "4",
+    "-preset",
+    "ultrafast",
+    "-pix_fmt",
+    "yuv420p",
+  );
   if (opts.audio) args.push("-c:a", "aac", "-t", String(opts.frames / opts.fps));
   args.push(...(opts.extra ?? []), file);
   await ffmpeg(args);
@@ -137,12 +194,28 @@ export async function withRotation(src: string, dst: string, degrees: number): P
 /** Decodes the first audio stream of `file` as mono f32 at `rate` Hz. */
 export async function audioSamples(file: string, rate = 8000): Promise<Float32Array> {
   const out = await new Deno.Command(FFMPEG, {
-    args: ["-v", "error", "-i", file, "-map", "0:a:0", "-ac", "1", "-ar", String(rate), "-f", "f32le", "pipe:1"],
+    args: [
+      "-v",
+      "error",
+      "-i",
+      file,
+      "-map",
+      "0:a:0",
+      "-ac",
+      "1",
+      "-ar",
+      String(rate),
+      "-f",
+      "f32le",
+      "pipe:1",
+    ],
     stdout: "piped",
     stderr: "piped",
   }).output();
   if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
-  return new Float32Array(out.stdout.buffer.slice(out.stdout.byteOffset, out.stdout.byteOffset + out.stdout.byteLength));
+  return new Float32Array(
+    out.stdout.buffer.slice(out.stdout.byteOffset, out.stdout.byteOffset + out.stdout.byteLength),
+  );
 }
 
 /** Files left in `dir` (names). */
@@ -153,4 +226,116 @@ export function listDir(dir: string): string[] {
 /** Path helper. */
 export function p(dir: string, name: string): string {
   return path.join(dir, name);
+}
+
+/** A file's identity for "left untouched" checks: kind, size, mtime and SHA-256. */
+async function fileStamp(file: string): Promise<string> {
+  const st = await Deno.lstat(file);
+  if (st.isSymlink) return `link:${await Deno.readLink(file)}`;
+  if (st.isDirectory) return "dir";
+  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", await Deno.readFile(file)));
+  const hex = [...hash].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return `${st.size}:${st.mtime?.getTime()}:${hex}`;
+}
+
+/** Name → stamp (kind, size, mtime, hash) of every entry directly inside `dir`. */
+export async function snapshotDir(dir: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for await (const e of Deno.readDir(dir)) out.set(e.name, await fileStamp(path.join(dir, e.name)));
+  return out;
+}
+
+/**
+ * What changed in `dir` since `before` (a {@link snapshotDir}): entries added, removed and
+ * modified (by name).
+ */
+export async function diffDir(
+  dir: string,
+  before: Map<string, string>,
+): Promise<{ added: string[]; removed: string[]; changed: string[] }> {
+  const after = await snapshotDir(dir);
+  const added = [...after.keys()].filter((k) => !before.has(k)).sort();
+  const removed = [...before.keys()].filter((k) => !after.has(k)).sort();
+  const changed = [...after.keys()].filter((k) => before.has(k) && before.get(k) !== after.get(k))
+    .sort();
+  return { added, removed, changed };
+}
+
+/** stdout of `pgrep args`, or null when pgrep is not installed. */
+async function pgrep(args: string[]): Promise<string | null> {
+  try {
+    const out = await new Deno.Command("pgrep", { args, stdout: "piped", stderr: "null" }).output();
+    return new TextDecoder().decode(out.stdout);
+  } catch {
+    return null;
+  }
+}
+
+/** Process ids whose parent is `pid` (`pgrep -P`, else a /proc scan). */
+export async function childPids(pid: number): Promise<number[]> {
+  const out = await pgrep(["-P", String(pid)]);
+  if (out !== null) return out.split("\n").filter((l) => l.trim()).map(Number);
+  const kids: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid === pid) kids.push(Number(e.name));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return kids;
+}
+
+/** The command line of process `pid` (NUL-separated args joined by spaces), "" if gone. */
+export function commandLine(pid: number): string {
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0").join(" ").trim();
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * Live processes (not zombies, not this one) whose command line contains `marker` (`pgrep -f`)
+ * or whose working folder lies under it (/proc, where there is one): "pid args" each.
+ */
+export async function processesMatching(marker: string): Promise<string[]> {
+  const found = new Map<number, string>();
+  for (const line of (await pgrep(["-a", "-f", marker]) ?? "").split("\n")) {
+    const m = line.match(/^(\d+)\s+(.*)$/);
+    if (m) found.set(Number(m[1]), m[2]);
+  }
+  try {
+    for (const e of Deno.readDirSync("/proc")) {
+      if (!/^\d+$/.test(e.name)) continue;
+      try {
+        const pid = Number(e.name);
+        if (
+          commandLine(pid).includes(marker) ||
+          Deno.readLinkSync(`/proc/${pid}/cwd`).startsWith(marker)
+        ) {
+          found.set(pid, commandLine(pid));
+        }
+      } catch {
+        // gone, or not ours to inspect
+      }
+    }
+  } catch {
+    // no /proc: pgrep alone
+  }
+  const live: string[] = [];
+  for (const [pid, args] of found) {
+    if (pid === Deno.pid) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+      if (/^\d+ \(.*\) [ZX] /s.test(stat)) continue;
+    } catch {
+      if (Deno.build.os === "linux") continue; // exited meanwhile
+    }
+    live.push(`${pid} ${args}`);
+  }
+  return live;
 }

@@ -1,0 +1,124 @@
+import assert from "node:assert/strict";
+import { bandFromChain, coarseBand, denseMode, median } from "./band.ts";
+import { EmbeddingStore } from "./embedding_store.ts";
+import {
+  CLEAN,
+  deriveClip,
+  type DerivedSpec,
+  latentEmbeddings,
+  mulberry32,
+} from "./synth_video_fixture.ts";
+
+const DIM = 128;
+
+function clips(
+  masterFps: number,
+  masterFrames: number,
+  fgSpec: Omit<DerivedSpec, "degradation">,
+  bgSpec: Omit<DerivedSpec, "degradation">,
+  seed: number,
+) {
+  const f = deriveClip({ ...fgSpec, degradation: CLEAN }, masterFps, masterFrames);
+  const b = deriveClip({ ...bgSpec, degradation: CLEAN }, masterFps, masterFrames);
+  const [fe, be] = latentEmbeddings({ dim: DIM, rho: 0.99, seed }, [
+    { master: f.master, noise: 0.1, seed: 1 },
+    { master: b.master, noise: 0.1, seed: 2 },
+  ]);
+  return { f, b, fg: EmbeddingStore.fromArray(fe, DIM), bg: EmbeddingStore.fromArray(be, DIM) };
+}
+
+/** Index of the bg frame whose master frame is nearest to `m` (−1 if m is outside bg). */
+function trueBg(bgMaster: Int32Array, m: number, halfStep: number): number {
+  if (m < bgMaster[0] - halfStep || m > bgMaster[bgMaster.length - 1] + halfStep) return -1;
+  let best = 0;
+  for (let k = 1; k < bgMaster.length; k++) {
+    if (Math.abs(bgMaster[k] - m) < Math.abs(bgMaster[best] - m)) best = k;
+  }
+  return best;
+}
+
+Deno.test("band: contains the true path; rate, offset, breaks and outside flags", () => {
+  // fg plays 25/24 faster (PAL speed-up), starts before bg, has an edit (3 s removed) and runs
+  // past bg's end. Master 600 fps.
+  const { f, b, fg, bg } = clips(
+    600,
+    600 * 40,
+    { fps: 25, start: 1, frames: 25 * 20, speed: 25 / 24, jumps: [{ at: 250, seconds: 3 }] },
+    { fps: 24, start: 2, frames: 24 * 20 },
+    11,
+  );
+  const band = coarseBand(fg, f.times, bg, b.times);
+  assert.ok(Math.abs(band.rate - 25 / 24) < 0.005, `rate ${band.rate}`);
+  assert.ok(band.breaks.some((i) => Math.abs(i - 250) <= 2 * band.fgStride + 2), `${band.breaks}`);
+  let inside = 0, outsideOk = 0, outsideAll = 0;
+  for (let i = 0; i < f.times.length; i++) {
+    if (i > 0) {
+      assert.ok(band.lo[i] >= band.lo[i - 1] && band.hi[i] >= band.hi[i - 1], "monotone band");
+    }
+    const k = trueBg(b.master, f.master[i], 12.5);
+    if (k >= 0) {
+      assert.ok(band.lo[i] <= k && k <= band.hi[i], `fg ${i}: bg ${k} not in band`);
+      assert.equal(band.outside[i], 0);
+      inside++;
+    } else {
+      outsideAll++;
+      const before = f.master[i] < b.master[0];
+      if (band.outside[i] === (before ? 1 : 2)) outsideOk++;
+    }
+  }
+  assert.ok(inside > 300 && outsideAll > 30);
+  // flags are conservative (margin): most frames clearly outside are flagged
+  assert.ok(outsideOk >= outsideAll * 0.7, `${outsideOk}/${outsideAll}`);
+  assert.equal(band.neighbourSearch, "exact");
+});
+
+Deno.test("band: strided coarse problem on long clips, robust to outlier frames", () => {
+  const { f, b, fg, bg } = clips(
+    30,
+    9500,
+    { fps: 30, start: 40, frames: 6000 },
+    { fps: 30, start: 0, frames: 9000, drops: [3000, 5000], dups: [4000] },
+    13,
+  );
+  // overwrite 5 % of fg frames with garbage
+  const r = mulberry32(3);
+  for (let i = 0; i < fg.count; i++) {
+    if (r() < 0.05) {
+      for (let d = 0; d < DIM; d++) fg.data[i * DIM + d] = Math.floor(r() * 255) - 127;
+    }
+  }
+  const band = coarseBand(fg, f.times, bg, b.times);
+  assert.ok(band.fgStride > 1 && band.bgStride > 1);
+  assert.ok(Math.abs(band.offset - 40) < 0.2, `offset ${band.offset}`);
+  for (let i = 0; i < f.times.length; i++) {
+    const k = trueBg(b.master, f.master[i], 0.5);
+    assert.ok(band.lo[i] <= k && k <= band.hi[i], `fg ${i}: bg ${k} not in band`);
+  }
+  let w = 0;
+  for (let i = 0; i < f.times.length; i++) w += band.hi[i] - band.lo[i] + 1;
+  assert.ok(w / f.times.length < 6 * band.bgStride + 10, `band width ${w / f.times.length}`);
+});
+
+Deno.test("band: bandFromChain widens across breaks and stays monotone", () => {
+  const fgTimes = Float64Array.from({ length: 100 }, (_, i) => i / 10);
+  const bgTimes = Float64Array.from({ length: 300 }, (_, i) => i / 10);
+  const chain = [
+    { fg: 10, bg: 20, score: 1, breakBefore: false },
+    { fg: 40, bg: 50, score: 1, breakBefore: false },
+    { fg: 50, bg: 150, score: 1, breakBefore: true }, // edit: 9 s jump
+    { fg: 90, bg: 190, score: 1, breakBefore: false },
+  ];
+  const b = bandFromChain(chain, fgTimes, bgTimes, 1, 0.2, 0.1);
+  for (let i = 1; i < 100; i++) assert.ok(b.lo[i] >= b.lo[i - 1] && b.hi[i] >= b.hi[i - 1]);
+  assert.ok(b.lo[45] <= 55 && b.hi[45] >= 145, "break region spans both sides");
+  assert.ok(b.hi[20] - b.lo[20] <= 6, "steady region is narrow");
+  assert.equal(b.lo[0], 8);
+});
+
+Deno.test("band: robust statistics helpers", () => {
+  assert.equal(median([3, 1, 2]), 2);
+  assert.equal(median([4, 1, 2, 3]), 2.5);
+  assert.ok(Number.isNaN(median([])));
+  const v = [1, 1.001, 0.999, 1.0005, 0.9995, 1.0002, 0.5, 0.6, 0.7, 0.8, 0.9, 0.55];
+  assert.ok(Math.abs(denseMode(v) - 1) < 0.002);
+});

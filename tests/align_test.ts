@@ -1,0 +1,224 @@
+/**
+ * Automatic alignment on ffmpeg-made pairs with exact ground truth (see truth.ts).
+ */
+import { assert, assertEquals, assertRejects } from "./assert.ts";
+import { autoAlign, type AutoAlignOptions } from "../src/auto_align.ts";
+import { ExitCode, VidkompyError } from "../src/errors.ts";
+import { probeVideo } from "../src/probe.ts";
+import { resolveTools } from "../src/tools.ts";
+import { cleanup, p, tempDir } from "./fixtures.ts";
+import { deriveVideo, mandelbrotMaster, type Master, scoreMap } from "./truth.ts";
+
+const tools = resolveTools();
+const master = mandelbrotMaster(480, 270, 30, 180);
+
+interface Case {
+  bg?: { temporal?: string; spatial?: string; crf?: number };
+  fg: { temporal?: string; spatial?: string; crf?: number };
+  master?: Master;
+  opts?: Partial<AutoAlignOptions>;
+}
+
+async function run(dir: string, name: string, c: Case) {
+  const m = c.master ?? master;
+  const bgFile = p(dir, `${name}_bg.mp4`), fgFile = p(dir, `${name}_fg.mp4`);
+  const [bgTruth, fgTruth] = await Promise.all([
+    deriveVideo(m, bgFile, c.bg ?? {}),
+    deriveVideo(m, fgFile, c.fg),
+  ]);
+  const bg = await probeVideo(tools.ffprobe, bgFile, "bg");
+  const fg = await probeVideo(tools.ffprobe, fgFile, "fg");
+  const { alignment } = await autoAlign({ tools, bg, fg, ...c.opts });
+  const score = scoreMap(alignment.temporal.map, alignment.temporal.held, fgTruth, bgTruth);
+  console.log(
+    `${name}: x=${alignment.spatial.x} y=${alignment.spatial.y} scale=${alignment.spatial.scale.toFixed(4)} ` +
+      `ncc=${alignment.spatial.confidence?.toFixed(3)} tconf=${alignment.temporal.confidence?.toFixed(3)} ` +
+      `exact=${(score.exact * 100).toFixed(1)}% maxErr=${score.maxErr} nearestErr=${score.maxErrNearest} ` +
+      `heldWrong=${score.heldWrong}/${fgTruth.length}`,
+  );
+  return { alignment, score };
+}
+
+function near(actual: number, expected: number, tol: number, what: string) {
+  assert(Math.abs(actual - expected) <= tol, `${what}: expected ${expected} ± ${tol}, got ${actual}`);
+}
+
+function assertTemporal(score: ReturnType<typeof scoreMap>, opts: { exact?: number } = {}) {
+  assert(score.exact >= (opts.exact ?? 0.99), `exact ${score.exact} < ${opts.exact ?? 0.99}`);
+  assert(score.maxErr <= 1, `max error ${score.maxErr} > 1 frame`);
+  assert(score.maxErrNearest <= 1, `nearest error ${score.maxErrNearest} > 1 frame`);
+}
+
+Deno.test("align: crop at 100 %, fg starts later, bg has extra footage before and after", async () => {
+  const dir = await tempDir();
+  try {
+    const { alignment, score } = await run(dir, "crop", {
+      fg: { temporal: "trim=start_frame=30:end_frame=150,setpts=PTS-STARTPTS", spatial: "crop=240:136:100:60" },
+    });
+    near(alignment.spatial.x, 100, 1, "x");
+    near(alignment.spatial.y, 60, 1, "y");
+    assertEquals(alignment.spatial.scale, 1);
+    assertTemporal(score);
+    near(alignment.temporal.offset, 1.0, 0.02, "offset");
+    assertEquals(score.heldWrong, 0);
+  } finally {
+    await cleanup(dir);
+  }
+});
+
+Deno.test("align: downscaled fg (scale 2 in bg) and upscaled fg (scale 0.625)", async () => {
+  const dir = await tempDir();
+  try {
+    const a = await run(dir, "down", { fg: { spatial: "crop=320:180:80:40,scale=160:90" } });
+    near(a.alignment.spatial.x, 80, 2, "x");
+    near(a.alignment.spatial.y, 40, 2, "y");
+    near(a.alignment.spatial.scale, 2, 0.02, "scale");
+    assertTemporal(a.score);
+    const b = await run(dir, "up", { fg: { spatial: "crop=200:112:140:80,scale=320:180" } });
+    near(b.alignment.spatial.x, 140, 2, "x");
+    near(b.alignment.spatial.y, 80, 2, "y");
+    near(b.alignment.spatial.scale, 0.625, 0.01, "scale");
+    assertTemporal(b.score);
+  } finally {
+    await cleanup(dir);
+  }
+});
+
+Deno.test("align: fg is the whole bg picture at another resolution", async () => {
+  const dir = await tempDir();
+  try {
+    const { alignment, score } = await run(dir, "whole", { fg: { spatial: "scale=640:360" } });
+    near(alignment.spatial.x, 0, 1, "x");
+    near(alignment.spatial.y, 0, 1, "y");
+    near(alignment.spatial.scaleX, 0.75, 0.005, "scaleX");
+    assertTemporal(score);
+  } finally {
+    await cleanup(dir);
+  }
+});
+
+Deno.test("align: 24 fps graded fg against a heavily compressed 30 fps bg", async () => {
+  const dir = await tempDir();
+  try {
+    const { alignment, score } = await run(dir, "fps24", {
+      bg: { crf: 38 },
+      fg: {
+        temporal: "trim=start_frame=20,setpts=PTS-STARTPTS,fps=24",
+        spatial: "crop=256:144:120:70,eq=brightness=0.08:contrast=1.25:saturation=0.6",
+      },
+    });
+    near(alignment.spatial.x, 120, 1, "x");
+    near(alignment.spatial.y, 70, 1, "y");
+    assertTemporal(score);
+  } finally {
+    await cleanup(dir);
+  }
+});
+
+Deno.test("align: 30 fps fg against a 25 fps bg (bg frames repeat)", async () => {
+  const dir = await tempDir();
+  try {
+    const { score } = await run(dir, "fps25", {
+      bg: { temporal: "fps=25" },
+      fg: { temporal: "trim=start_frame=15:end_frame=165,setpts=PTS-STARTPTS", spatial: "crop=240:136:60:100" },
+    });
+    assertTemporal(score);
+  } finally {
+    await cleanup(dir);
+  }
+});
+
+Deno.test("align: bg with dropped frames gets a non-uniform map", async () => {
+  const dir = await tempDir();
+  try {
+    const { score } = await run(dir, "drops", {
+      bg: { temporal: "select='not(between(mod(n\\,40)\\,10\\,14))',setpts=N/30/TB" },
+      fg: { spatial: "crop=240:136:100:60" },
+    });
+    assertTemporal(score);
+  } finally {
+    await cleanup(dir);
+  }
+});
+
+Deno.test("align: letterboxed fg is placed by its content, bars ignored", async () => {
+  const dir = await tempDir();
+  try {
+    const { alignment, score } = await run(dir, "letterbox", {
+      fg: { spatial: "crop=240:136:100:60,pad=240:176:0:20:black" },
+    });
+    near(alignment.spatial.x, 100, 1, "x");
+    near(alignment.spatial.y, 40, 1, "y");
+    assertEquals(alignment.spatial.scale, 1);
+    assertTemporal(score);
+  } finally {
+    await cleanup(dir);
+  }
+});
+
+Deno.test("align: fg running past bg's end holds bg's last frame, flagged", async () => {
+  const dir = await tempDir();
+  try {
+    const { alignment, score } = await run(dir, "pastend", {
+      bg: { temporal: "trim=end_frame=120" },
+      fg: { temporal: "trim=start_frame=60,setpts=PTS-STARTPTS", spatial: "crop=240:136:100:60" },
+    });
+    assertTemporal(score);
+    assert(score.heldWrong <= 1, `held flags wrong on ${score.heldWrong} frames`);
+    const held = alignment.temporal.held ?? [];
+    assert(held.slice(-20).every((h) => h === 2), "last fg frames should be held after bg's end");
+    assertEquals(alignment.temporal.map[alignment.temporal.map.length - 1], 119);
+  } finally {
+    await cleanup(dir);
+  }
+});
+
+Deno.test("align: scene cut in the footage", async () => {
+  const dir = await tempDir();
+  try {
+    const cut: Master = {
+      graph: "mandelbrot=s=480x270:r=30:end_pts=8,trim=end_frame=90[a];" +
+        "cellauto=s=480x270:r=30:rule=110:scroll=1,gblur=sigma=1,trim=end_frame=90[b];[a][b]concat=n=2:v=1:a=0",
+      fps: 30,
+      frames: 180,
+    };
+    const { score } = await run(dir, "cut", {
+      master: cut,
+      fg: { temporal: "trim=start_frame=40:end_frame=150,setpts=PTS-STARTPTS", spatial: "crop=240:136:100:60" },
+    });
+    assertTemporal(score);
+  } finally {
+    await cleanup(dir);
+  }
+});
+
+Deno.test("align: --match border compares a ring along fg's edge", async () => {
+  const dir = await tempDir();
+  try {
+    const { score } = await run(dir, "border", {
+      fg: { temporal: "trim=start_frame=30:end_frame=150,setpts=PTS-STARTPTS", spatial: "crop=240:136:100:60" },
+      opts: { match: "border", margin: 12 },
+    });
+    assertTemporal(score, { exact: 0.95 });
+  } finally {
+    await cleanup(dir);
+  }
+});
+
+Deno.test("align: unrelated footage is refused with exit code 3", async () => {
+  const dir = await tempDir();
+  try {
+    const other: Master = { graph: "cellauto=s=480x270:r=30:rule=30:scroll=1,gblur=sigma=1", fps: 30, frames: 120 };
+    const bgFile = p(dir, "u_bg.mp4"), fgFile = p(dir, "u_fg.mp4");
+    await deriveVideo(master, bgFile, {});
+    await deriveVideo(other, fgFile, { spatial: "crop=240:136:100:60" });
+    const bg = await probeVideo(tools.ffprobe, bgFile, "bg");
+    const fg = await probeVideo(tools.ffprobe, fgFile, "fg");
+    const err = await assertRejects(() => autoAlign({ tools, bg, fg }));
+    assert(err instanceof VidkompyError, String(err));
+    assertEquals(err.exitCode, ExitCode.NoAlignment);
+    console.log(`unrelated: ${err.message}`);
+  } finally {
+    await cleanup(dir);
+  }
+});
