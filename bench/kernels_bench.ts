@@ -2,7 +2,7 @@
  * `deno run --allow-all bench/kernels_bench.ts [--seconds S]`: per-kernel throughput, CPU vs
  * WGSL (WebGPU) vs onnxruntime-web, printed as a markdown table.
  *
- * - embedding: frames/s at batch sizes 1, 64, 512 (CPU = `embedFrame`, WGSL = `GpuEmbedder`,
+ * - embedding: frames/s at batch sizes 1, 64, 512, 2048 (CPU = `embedFrame`, WGSL = `GpuEmbedder`,
  *   ONNX = the default model through onnxruntime-web's wasm backend);
  * - phase correlation: ms per image pair at 64², 128², 256² (CPU = src/fft.ts, WGSL = 2-D FFTs +
  *   cross power + inverse + peak on the GPU, batches of 16 pairs), and one forward 2-D FFT;
@@ -85,7 +85,7 @@ try {
 } catch (e) {
   console.error(`onnxruntime-web unavailable: ${e instanceof Error ? e.message : e}`);
 }
-for (const n of [1, 64, 512]) {
+for (const n of [1, 64, 512, 2048]) {
   const t = thumbs(n);
   const out = new Int8Array(n * EMBED_DIM);
   const cpu = await best(() => {

@@ -11,6 +11,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import v8 from "node:v8";
+import vm from "node:vm";
 import * as path from "node:path";
 import { runCli } from "../src/cli.ts";
 import { liveChildCount } from "../src/process.ts";
@@ -29,6 +31,14 @@ async function ff(args: string[]): Promise<void> {
 function osChildren(): string[] {
   const kids: string[] = [];
   try {
+    Deno.readTextFileSync("/proc/self/stat");
+  } catch (e) {
+    if (e instanceof Deno.errors.NotCapable) {
+      throw new Error("bench/soak.ts reads /proc: run it with --allow-all");
+    }
+    return kids; // no /proc here
+  }
+  try {
     for (const e of Deno.readDirSync("/proc")) {
       if (!/^\d+$/.test(e.name)) continue;
       try {
@@ -45,6 +55,22 @@ function osChildren(): string[] {
     // no /proc
   }
   return kids;
+}
+
+/**
+ * A full garbage collection, so RSS reflects live memory rather than V8's lazy heap growth
+ * (without it RSS steps up by ~20 MB somewhere past 60 runs while live memory stays flat).
+ */
+function findGc(): (() => void) | null {
+  const g = (globalThis as { gc?: () => void }).gc;
+  if (typeof g === "function") return g;
+  try {
+    v8.setFlagsFromString("--expose-gc");
+    const f = vm.runInNewContext("gc");
+    return typeof f === "function" ? f : null;
+  } catch {
+    return null;
+  }
 }
 
 function mean(xs: number[]): number {
@@ -75,6 +101,7 @@ if (import.meta.main) {
     },
   });
   const runs = Math.max(1, Number(values.runs));
+  const gc = findGc();
   const failEvery = Math.max(0, Number(values.failures));
   const dir = await Deno.makeTempDir({ prefix: "vidkompy-soak-" });
   const problems: string[] = [];
@@ -123,7 +150,8 @@ if (import.meta.main) {
     const listing = () => [...Deno.readDirSync(dir)].map((e) => e.name).sort();
 
     console.log(`soak: ${runs} composites (320x240 bg, 160x120 fg, 40 frames) in ${dir}`);
-    console.log("run     rss MB   heap MB   seconds");
+    console.log(`memory measured after ${gc ? "a full GC" : "no forced GC"} each run (MB)`);
+    console.log("run     rss  heap used  heap total external  seconds");
     for (let i = 1; i <= runs; i++) {
       const out = path.join(dir, `out-${i}.mp4`);
       const t0 = performance.now();
@@ -181,7 +209,7 @@ if (import.meta.main) {
           problems.push(`run ${i} (failing input): folder holds ${listing().join(", ")}`);
         }
       }
-      (globalThis as { gc?: () => void }).gc?.();
+      gc?.();
       const kids = osChildren();
       if (liveChildCount() !== 0 || kids.length > 0) {
         problems.push(
@@ -191,9 +219,9 @@ if (import.meta.main) {
       const m = Deno.memoryUsage();
       rss.push(m.rss);
       console.log(
-        `${String(i).padStart(3)}  ${mb(m.rss)}  ${mb(m.heapUsed)}   ${
-          secs.toFixed(2).padStart(6)
-        }`,
+        `${String(i).padStart(3)} ${mb(m.rss)}  ${mb(m.heapUsed)}  ${mb(m.heapTotal)}  ${
+          mb(m.external)
+        }  ${secs.toFixed(2).padStart(7)}`,
       );
     }
 

@@ -30,9 +30,13 @@ if (import.meta.main) {
   const module = new TextEncoder().encode(renderEmbeddedModel(bytes));
   const targets: [URL, Uint8Array][] = [[MODEL_FILE, bytes], [MODEL_MODULE, module]];
   const stale = [];
-  for (const [url, data] of targets) if (!same(await readOr(url), data)) stale.push([url, data] as const);
+  for (const [url, data] of targets) {
+    if (!same(await readOr(url), data)) stale.push([url, data] as const);
+  }
   if (Deno.args.includes("--check")) {
-    for (const [url] of stale) console.error(`${url.pathname} is out of date: run scripts/make_onnx.ts`);
+    for (const [url] of stale) {
+      console.error(`${url.pathname} is out of date: run scripts/make_onnx.ts`);
+    }
     Deno.exit(stale.length ? 1 : 0);
   }
   for (const [url, data] of stale) {

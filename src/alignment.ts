@@ -90,7 +90,12 @@ export function summarize(info: VideoInfo): InputSummary {
 }
 
 /** Spatial alignment from an explicit position and scale. */
-export function manualSpatial(fg: VideoInfo, x: number, y: number, scale: number): SpatialAlignment {
+export function manualSpatial(
+  fg: VideoInfo,
+  x: number,
+  y: number,
+  scale: number,
+): SpatialAlignment {
   const width = Math.max(1, Math.round(fg.width * scale));
   const height = Math.max(1, Math.round(fg.height * scale));
   return {
@@ -167,7 +172,9 @@ export function parseAlignment(
     raw = JSON.parse(text);
   } catch (e) {
     throw usageError(
-      `alignment file '${file}' is not valid JSON (${(e as Error).message}); regenerate it with 'vidkompy align'`,
+      `alignment file '${file}' is not valid JSON (${
+        (e as Error).message
+      }); regenerate it with 'vidkompy align'`,
     );
   }
   if (!isObj(raw) || raw.vidkompy !== 1) {
@@ -210,7 +217,9 @@ export function parseAlignment(
         );
       }
       if (i > 0 && v < m[i - 1]) {
-        throw usageError(`alignment file '${file}': map decreases at fg frame ${i}; it must be monotone`);
+        throw usageError(
+          `alignment file '${file}': map decreases at fg frame ${i}; it must be monotone`,
+        );
       }
       m[i] = v;
     }
@@ -237,7 +246,11 @@ export function parseAlignment(
 }
 
 /** Reads an alignment file (see {@link parseAlignment}). */
-export async function readAlignment(file: string, fg: VideoInfo, bg: VideoInfo): Promise<Alignment> {
+export async function readAlignment(
+  file: string,
+  fg: VideoInfo,
+  bg: VideoInfo,
+): Promise<Alignment> {
   let text: string;
   try {
     text = await Deno.readTextFile(file);

@@ -11,6 +11,7 @@ import {
   summarize,
   type TemporalAlignment,
 } from "./alignment.ts";
+import { type Backend, type BatchEmbedder, createEmbedder } from "./backend.ts";
 import { embedVideo } from "./embed_video.ts";
 import { ExitCode, VidkompyError } from "./errors.ts";
 import { grabGrayFrames, spreadIndices } from "./frame_grab.ts";
@@ -57,6 +58,10 @@ export interface AutoAlignOptions {
   unscaledOnly?: boolean;
   /** Progress sink. */
   progress?: ProgressSink;
+  /** Embedding backend (default auto). */
+  backend?: Backend;
+  /** A user-supplied ONNX embedding network (64x64 gray in, one vector out). */
+  model?: string;
 }
 
 /** Result of {@link autoAlign}. */
@@ -164,6 +169,26 @@ export async function autoAlign(opts: AutoAlignOptions): Promise<AutoAlignResult
     score: sp.confidence ?? 0,
   });
 
+  let embedderCache: BatchEmbedder | null = null;
+  const getEmbedder = async (): Promise<BatchEmbedder> => {
+    if (embedderCache) return embedderCache;
+    if (opts.model) {
+      // loaded lazily: onnxruntime-web is large and only needed for --model
+      const { loadOnnxEmbedder } = await import("./onnx_embed.ts");
+      try {
+        embedderCache = await loadOnnxEmbedder(opts.model);
+      } catch (e) {
+        throw new VidkompyError(
+          `cannot load the embedding model '${opts.model}' (${(e as Error).message}); ` +
+            "give an ONNX file that maps a 1x1x64x64 gray image to a vector",
+        );
+      }
+    } else {
+      embedderCache = await createEmbedder(opts.backend ?? "auto");
+    }
+    return embedderCache;
+  };
+
   /** Embeds fg and bg-under-fg and aligns them in time. */
   const temporalFor = async (sp: SpatialAlignment): Promise<TemporalAlignment> => {
     const fp = footprintOfContent(sp, content, bg);
@@ -179,11 +204,13 @@ export async function autoAlign(opts: AutoAlignOptions): Promise<AutoAlignResult
       : 0;
     progress.start("embedding", fg.frameCount + bg.frameCount);
     let nf = 0, nb = 0;
+    const embedder = await getEmbedder();
     const [fgEmb, bgEmb] = await Promise.all([
       embedVideo(fg, {
         ffmpeg: tools.ffmpeg,
         crop: fp.fg,
         ring: ringPx,
+        embedder,
         onFrame: (n) => {
           nf = n;
           progress.update(nf + nb);
@@ -193,6 +220,7 @@ export async function autoAlign(opts: AutoAlignOptions): Promise<AutoAlignResult
         ffmpeg: tools.ffmpeg,
         crop: fp.bg,
         ring: ringPx,
+        embedder,
         onFrame: (n) => {
           nb = n;
           progress.update(nf + nb);
@@ -200,7 +228,7 @@ export async function autoAlign(opts: AutoAlignOptions): Promise<AutoAlignResult
       }, "bg"),
     ]);
     progress.end();
-    backend.embedding = "cpu";
+    backend.embedding = embedder.kind;
     lap("embedding");
     if (fgEmb.count === 0 || bgEmb.count === 0) {
       throw new VidkompyError(
@@ -259,53 +287,108 @@ export async function autoAlign(opts: AutoAlignOptions): Promise<AutoAlignResult
     return Array.from({ length: n }, (_, k) => ({ fg: fgF[k], bg: bgF[k] }));
   };
 
+  /**
+   * Where fg lies in bg, before its timing is known. In moving footage (zooms, pans) a wrong
+   * scale or position at a slightly wrong time can beat the truth, so the first pass compares
+   * fg samples with densely sampled bg frames at a reduced resolution (~320 px wide), then the
+   * best pairs are refined at full resolution.
+   */
+  const searchPlacement = async (): Promise<SpatialAlignment> => {
+    progress.log("spatial: searching fg inside bg …");
+    const f = Math.max(1, bg.width / 320);
+    const rw = (w: number) => Math.max(8, Math.round(w / f));
+    const bgCount = Math.min(bg.frameCount, 150);
+    const bgIdx = spreadIndices(bg.frameCount, bgCount, 0, 1);
+    const [fgSmall, bgSmall] = await Promise.all([
+      grabGrayFrames(fg, fgIdx, {
+        ffmpeg: tools.ffmpeg,
+        width: rw(fg.width),
+        height: rw(fg.height),
+      }, "fg"),
+      grabGrayFrames(bg, bgIdx, {
+        ffmpeg: tools.ffmpeg,
+        width: rw(bg.width),
+        height: rw(bg.height),
+      }, "bg"),
+    ]);
+    if (bgSmall.length === 0) {
+      throw new VidkompyError(`bg '${bg.path}' gave no frames when decoded; check the file`);
+    }
+    const fx = rw(fg.width) / fg.width, fy = rw(fg.height) / fg.height;
+    const coarseOpts: SpatialSearchOptions = {
+      ...searchOpts,
+      content: {
+        x: Math.round(content.x * fx),
+        y: Math.round(content.y * fy),
+        width: Math.max(4, Math.round(content.width * fx)),
+        height: Math.max(4, Math.round(content.height * fy)),
+      },
+    };
+    let coarse;
+    try {
+      coarse = searchSpatial(fgSmall, bgSmall, coarseOpts);
+    } catch (e) {
+      if (e instanceof RangeError) {
+        throw new VidkompyError(
+          `fg cannot be placed inside bg (${e.message}); fg may be larger than bg — check --scale/--unscaled`,
+          ExitCode.NoAlignment,
+        );
+      }
+      throw e;
+    }
+    const bx = bg.width / rw(bg.width), by = bg.height / rw(bg.height);
+    const width = Math.max(1, Math.round(coarse.best.width * bx));
+    const height = Math.max(1, Math.round(coarse.best.height * by));
+    const scale = Math.sqrt((width / fg.width) * (height / fg.height));
+    const initial: SpatialCandidate = {
+      x: Math.round(coarse.best.x * bx),
+      y: Math.round(coarse.best.y * by),
+      scale: opts.scale ?? scale,
+      scaleX: width / fg.width,
+      scaleY: height / fg.height,
+      width,
+      height,
+      score: coarse.best.score,
+    };
+    progress.log(
+      `spatial (coarse): x=${initial.x} y=${initial.y} scale=${initial.scale.toFixed(4)} ` +
+        `ncc=${fmt(coarse.best.score)}`,
+    );
+    const bgFull = await grabGrayFrames(
+      bg,
+      fgSamples.map((_, k) => bgIdx[coarse.bestBgForFg[k] ?? 0]),
+      { ffmpeg: tools.ffmpeg },
+      "bg",
+    );
+    const pairs = fgSamples.map((fgF, k) => ({
+      fg: fgF,
+      bg: bgFull[Math.min(k, bgFull.length - 1)],
+    }));
+    const refined = refineSpatial(pairs, initial, { content });
+    const runnerUp = coarse.runnerUp
+      ? {
+        ...coarse.runnerUp,
+        x: Math.round(coarse.runnerUp.x * bx),
+        y: Math.round(coarse.runnerUp.y * by),
+      }
+      : null;
+    const sp = toSpatial(refined, hasBars ? content : null, runnerUp);
+    progress.log(
+      `spatial: x=${sp.x} y=${sp.y} scale=${sp.scale.toFixed(4)} ncc=${fmt(sp.confidence)}`,
+    );
+    return sp;
+  };
+
+  let firstRunnerUp: SpatialAlignment["runnerUp"] = null;
+  const runnerUpOf = (_sp: SpatialAlignment) => firstRunnerUp ?? null;
   let spatial: SpatialAlignment;
   let spatialSearched = false;
   if (opts.spatial) {
     spatial = opts.spatial;
   } else {
-    progress.log("spatial: searching fg inside bg …");
-    const bgIdx = spreadIndices(bg.frameCount, Math.min(24, bg.frameCount), 0.02, 0.98);
-    const bgSamples = await grabGrayFrames(bg, bgIdx, { ffmpeg: tools.ffmpeg }, "bg");
-    if (bgSamples.length === 0) {
-      throw new VidkompyError(`bg '${bg.path}' gave no frames when decoded; check the file`);
-    }
-    const res = searchSpatial(fgSamples, bgSamples, searchOpts);
-    // The nearest bg sample is only roughly at fg's moment; in moving footage (zooms, pans)
-    // a wrong scale/position at a slightly wrong time can beat the truth. Search again against
-    // every bg frame in a window around each fg sample's best bg sample.
-    const step = bgIdx.length > 1 ? bgIdx[1] - bgIdx[0] : 1;
-    const half = Math.max(2, Math.ceil(step * 0.75));
-    const stride = Math.max(1, Math.ceil((2 * half + 1) / 25));
-    let best = res.best;
-    let runnerUp = res.runnerUp;
-    const order = fgSamples.map((_, k) => k).slice(0, 5);
-    for (const k of order) {
-      const center = bgIdx[res.bestBgForFg[k] ?? 0];
-      const win: number[] = [];
-      for (let j = center - half; j <= center + half; j += stride) {
-        if (j >= 0 && j < bg.frameCount) win.push(j);
-      }
-      const frames = await grabGrayFrames(bg, win, { ffmpeg: tools.ffmpeg }, "bg");
-      if (frames.length === 0) continue;
-      const r = searchSpatial([fgSamples[k]], frames, searchOpts);
-      progress.log(
-        `spatial: fg sample ${fgIdx[k]} vs bg ${win[0]}..${win[win.length - 1]}: ` +
-          `x=${r.best.x} y=${r.best.y} scale=${r.best.scale.toFixed(4)} ncc=${fmt(r.best.score)}`,
-      );
-      if (r.best.score > best.score) {
-        best = r.best;
-        runnerUp = r.runnerUp;
-      }
-      if (best.score > 0.97) break;
-    }
-    spatial = toSpatial(best, hasBars ? content : null, runnerUp);
+    spatial = await searchPlacement();
+    firstRunnerUp = spatial.runnerUp ?? null;
     spatialSearched = true;
-    progress.log(
-      `spatial: x=${spatial.x} y=${spatial.y} scale=${spatial.scale.toFixed(4)} ncc=${
-        fmt(spatial.confidence)
-      }`,
-    );
   }
   if (hasBars && !spatial.content) spatial.content = content;
   backend.spatial = "cpu";
@@ -319,6 +402,11 @@ export async function autoAlign(opts: AutoAlignOptions): Promise<AutoAlignResult
       if (pairs.length === 0) break;
       const refined = refineSpatial(pairs, toCandidate(spatial), { content });
       // a full search on the matched pairs catches a placement found on mismatched times
+      if (refined.score >= 0.9) {
+        spatial = toSpatial(refined, spatial.content ?? null, null);
+        spatial.runnerUp = runnerUpOf(spatial);
+        break;
+      }
       const again = searchSpatial(pairs.map((q) => q.fg), pairs.map((q) => q.bg), searchOpts);
       const runnerUp = spatial.runnerUp ?? null;
       const moved = Math.abs(again.best.x - refined.x) > 2 ||
@@ -358,6 +446,7 @@ export async function autoAlign(opts: AutoAlignOptions): Promise<AutoAlignResult
       ExitCode.NoAlignment,
     );
   }
+  (embedderCache as BatchEmbedder | null)?.destroy();
   return {
     alignment: { vidkompy: 1, bg: summarize(bg), fg: summarize(fg), spatial, temporal },
     stages,

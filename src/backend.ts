@@ -41,20 +41,26 @@ export interface BackendChoice {
 }
 
 /**
- * What `auto` picks on a fallback (software) adapter, from `bench/kernels_bench.ts` on the
- * 2-core CI-class machine with lavapipe (LLVM 15, 256-bit), shared with other jobs (best of
- * several runs; see the README of issue 4 / the report for the full table):
+ * What `auto` picks on a fallback (software) adapter, measured with `bench/kernels_bench.ts`
+ * (best of repeated runs, `--seconds 2`) on the 2-core CI-class machine, lavapipe = llvmpipe
+ * (LLVM 15, 256-bit), Deno 2.9.6, while other jobs shared the cores:
  *
- * - embed: WebGPU. Batches of 512 frames: ~18 000 frames/s on lavapipe vs ~6 000–10 000
- *   frames/s for `embedFrame` (single JS thread); 2048 frames: ~29 000 frames/s. The GPU only
- *   loses for small batches (1 frame: ~80 frames/s, one ≈11 ms round trip each; 64 frames:
- *   ~4 500 frames/s), so callers should embed ≥ 256 frames per `embedBatch` call.
- * - fft: CPU. Phase correlation of 64² / 128² / 256² pairs is 2–5× slower on lavapipe than
- *   src/fft.ts (the workgroup-memory FFT is barrier-bound on a CPU rasteriser, and each batch
- *   pays the round trip).
+ * | stage (best of each of 2–3 bench runs) | CPU (TS) | WGSL on lavapipe |
+ * | --- | ---: | ---: |
+ * | embed, batch 1 | 23 000–30 000 frames/s | 90 frames/s (≈11 ms round trip) |
+ * | embed, batch 64 | 16 000–19 000 frames/s | 5 000 frames/s |
+ * | embed, batch 512 | 19 000–20 000 frames/s | 15 000–24 000 frames/s |
+ * | embed, batch 2048 | 15 000–19 000 frames/s | 26 000–31 000 frames/s |
+ * | phase correlation 64² / 128² / 256² | 0.12–0.15 / 0.58–0.87 / 2.5–4.0 ms per pair | 2.2–3.6 / 9.5–14 / 27–54 ms |
+ *
+ * - embed: CPU. The register-blocked WGSL kernel only pulls ahead for ≥ 512 frames per call
+ *   (0.8–1.7× the CPU wall-clock, run to run), and then it keeps both cores busy (lavapipe's
+ *   threads) where `embedFrame` uses one JS thread — cores that ffmpeg's decoding needs at the
+ *   same time; below 512 frames per call it loses outright (the ≈11 ms round trip).
+ * - fft: CPU. The workgroup-memory FFT is barrier-bound on a CPU rasteriser: 10–20× slower.
  */
 export const FALLBACK_CHOICE: { readonly embed: StageBackend; readonly fft: StageBackend } = {
-  embed: "webgpu",
+  embed: "cpu",
   fft: "cpu",
 };
 
@@ -115,7 +121,9 @@ export class CpuEmbedder implements BatchEmbedder {
       const px = EMBED_W * EMBED_H;
       if (thumbs.length < n * px) throw new RangeError(`thumbs must hold ${n} × ${px} bytes`);
       if (out.length < n * EMBED_DIM) throw new RangeError("output too small for the frames");
-      for (let i = 0; i < n; i++) embedFrame(thumbs.subarray(i * px, (i + 1) * px), out, i * EMBED_DIM);
+      for (let i = 0; i < n; i++) {
+        embedFrame(thumbs.subarray(i * px, (i + 1) * px), out, i * EMBED_DIM);
+      }
       return Promise.resolve();
     } catch (e) {
       return Promise.reject(e);

@@ -10,6 +10,7 @@ import {
   manualSpatial,
   offsetTemporal,
   readAlignment,
+  type SpatialAlignment,
   summarize,
 } from "./alignment.ts";
 import { autoAlign } from "./auto_align.ts";
@@ -95,8 +96,7 @@ function checkAudioChoice(audio: string, bg: VideoInfo, fg: VideoInfo): void {
  * Refuses a placement that cannot be rendered: a footprint of absurd size (e.g. from an edited
  * alignment file) or one that lies entirely outside bg, where fg would not be seen at all.
  */
-function checkPlacement(a: Alignment, bg: VideoInfo, fromFile?: string): void {
-  const s = a.spatial;
+function checkPlacement(s: SpatialAlignment, bg: VideoInfo, fromFile?: string): void {
   const where = fromFile ? `alignment file '${fromFile}'` : "--x/--y/--scale";
   const fix = fromFile ? "fix or regenerate it with 'vidkompy align'" : "check --x/--y/--scale";
   if (s.width > MAX_DIMENSION || s.height > MAX_DIMENSION || s.width * s.height > MAX_PIXELS) {
@@ -136,12 +136,11 @@ async function buildAlignment(
       a.spatial = manualSpatial(fg, o.x ?? 0, o.y ?? 0, o.scale ?? a.spatial.scale);
     }
     if (o.timeOffset !== undefined) a.temporal = offsetTemporal(fg, bg, o.timeOffset);
-    checkPlacement(a, bg, hasPos || o.scale !== undefined ? undefined : o.alignment);
+    checkPlacement(a.spatial, bg, hasPos || o.scale !== undefined ? undefined : o.alignment);
     return { alignment: a, stages: {}, backend: {} };
   }
   if (hasPos) {
-    const spatial = manualSpatial(fg, o.x ?? 0, o.y ?? 0, o.scale ?? 1);
-    checkPlacement({ spatial } as Alignment, bg);
+    checkPlacement(manualSpatial(fg, o.x ?? 0, o.y ?? 0, o.scale ?? 1), bg);
   }
   if (hasPos && o.timeOffset !== undefined) {
     return {

@@ -138,7 +138,9 @@ function chromaMask(mask: Uint8Array, fw: number, fh: number): Uint8Array {
   const cw = Math.ceil(fw / 2), ch = Math.ceil(fh / 2);
   const out = new Uint8Array(cw * ch);
   for (let j = 0; j < ch; j++) {
-    for (let i = 0; i < cw; i++) out[j * cw + i] = mask[Math.min(fh - 1, 2 * j) * fw + Math.min(fw - 1, 2 * i)];
+    for (let i = 0; i < cw; i++) {
+      out[j * cw + i] = mask[Math.min(fh - 1, 2 * j) * fw + Math.min(fw - 1, 2 * i)];
+    }
   }
   return out;
 }

@@ -45,13 +45,23 @@ function makeCase(
 
 /** bg frames showing the master frame nearest to each fg frame's (all of them on ties). */
 function truth(c: Case): number[][] {
+  const bm = c.bgMaster;
   return Array.from(c.fgMaster, (m) => {
+    // bg master indices are non-decreasing: binary search, then look around
+    let lo = 0, hi = bm.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (bm[mid] < m) lo = mid + 1;
+      else hi = mid;
+    }
     let best = Infinity;
-    for (const bm of c.bgMaster) best = Math.min(best, Math.abs(bm - m));
+    for (let k = Math.max(0, lo - 3); k < Math.min(bm.length, lo + 3); k++) {
+      best = Math.min(best, Math.abs(bm[k] - m));
+    }
     const ok: number[] = [];
-    c.bgMaster.forEach((bm, k) => {
-      if (Math.abs(bm - m) === best) ok.push(k);
-    });
+    for (let k = Math.max(0, lo - 3); k < Math.min(bm.length, lo + 3); k++) {
+      if (Math.abs(bm[k] - m) === best) ok.push(k);
+    }
     return ok;
   });
 }

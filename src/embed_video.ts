@@ -4,7 +4,8 @@
  * @module
  */
 import { type CropRect, FrameReader } from "./decode.ts";
-import { EMBED_DIM, EMBED_H, EMBED_W, embedFrame } from "./embed.ts";
+import type { BatchEmbedder } from "./backend.ts";
+import { EMBED_H, EMBED_W } from "./embed.ts";
 import { EmbeddingStore } from "./embedding_store.ts";
 import type { VideoInfo } from "./probe.ts";
 
@@ -19,6 +20,10 @@ export interface EmbedVideoOptions {
    * the inside is set to a flat grey. 0 = whole region.
    */
   ring?: number;
+  /** The embedding implementation (CPU, WebGPU or an ONNX model). */
+  embedder: BatchEmbedder;
+  /** Frames per embedding call (default 256). */
+  batch?: number;
   /** Called with the number of frames embedded so far. */
   onFrame?: (n: number) => void;
 }
@@ -54,17 +59,30 @@ export async function embedVideo(
     crop: opts.crop,
     scaler: "area",
   }, role);
-  const store = new EmbeddingStore(info.frameCount);
-  const vec = new Int8Array(EMBED_DIM);
+  const emb = opts.embedder;
+  const store = new EmbeddingStore(info.frameCount, emb.dim);
+  const px = EMBED_W * EMBED_H;
+  const batch = Math.max(1, opts.batch ?? 256);
+  const thumbs = new Uint8Array(batch * px);
+  const vecs = new Int8Array(batch * emb.dim);
+  let n = 0;
+  const flush = async () => {
+    if (n === 0) return;
+    await emb.embedBatch(thumbs, n, vecs);
+    for (let k = 0; k < n; k++) store.push(vecs.subarray(k * emb.dim, (k + 1) * emb.dim));
+    n = 0;
+    opts.onFrame?.(store.count);
+  };
   try {
     while (true) {
       const f = await reader.read();
       if (!f) break;
       if (opts.ring) keepRing(f, EMBED_W, EMBED_H, opts.ring);
-      embedFrame(f, vec, 0);
-      store.push(vec);
-      opts.onFrame?.(store.count);
+      thumbs.set(f, n * px);
+      n++;
+      if (n === batch) await flush();
     }
+    await flush();
   } finally {
     await reader.close();
   }

@@ -13,7 +13,13 @@
  */
 export * from "./alignment.ts";
 export { autoAlign, type AutoAlignOptions, type AutoAlignResult } from "./auto_align.ts";
-export { type AudioMode, canvasSize, composite, type CompositeOptions, type CompositeResult } from "./composite.ts";
+export {
+  type AudioMode,
+  canvasSize,
+  composite,
+  type CompositeOptions,
+  type CompositeResult,
+} from "./composite.ts";
 export { featherMask, pasteYuv420, type YuvFrame } from "./compose.ts";
 export { ExitCode, VidkompyError } from "./errors.ts";
 export { checkOutput, defaultOutputName } from "./output_path.ts";

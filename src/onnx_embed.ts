@@ -155,7 +155,12 @@ export class OnnxEmbedder implements BatchEmbedder {
         const m = Math.min(this.batch, n - s);
         const { data } = await this.infer(thumbs, s, m);
         for (let f = 0; f < m; f++) {
-          quantiseMaxAbs(data.subarray(f * this.dim, (f + 1) * this.dim), this.dim, out, (s + f) * this.dim);
+          quantiseMaxAbs(
+            data.subarray(f * this.dim, (f + 1) * this.dim),
+            this.dim,
+            out,
+            (s + f) * this.dim,
+          );
         }
       }
     });

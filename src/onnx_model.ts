@@ -121,7 +121,13 @@ function attribute(a: Attr): Pb {
   return m;
 }
 
-function node(op: string, inputs: string[], outputs: string[], name: string, attrs: Attr[] = []): Pb {
+function node(
+  op: string,
+  inputs: string[],
+  outputs: string[],
+  name: string,
+  attrs: Attr[] = [],
+): Pb {
   const m = new Pb();
   for (const i of inputs) m.str(1, i);
   for (const o of outputs) m.str(2, o);
@@ -193,7 +199,11 @@ export function buildEmbedOnnx(layers: readonly EmbedLayer[] = EMBED_LAYERS): Ui
         const wname = next("conv_w"), out = next("conv");
         const r = (layer.kernel - 1) / 2;
         inits.push(
-          tensor(wname, [layer.outChannels, layer.inChannels, layer.kernel, layer.kernel], layer.weights),
+          tensor(
+            wname,
+            [layer.outChannels, layer.inChannels, layer.kernel, layer.kernel],
+            layer.weights,
+          ),
         );
         nodes.push(
           node("Conv", [cur, wname], [out], out, [

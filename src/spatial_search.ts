@@ -5,13 +5,20 @@
  *
  * 1. Coarse: for a geometric grid of scales (always containing exactly 1.0 and the
  *    "fg = whole bg" fits) NCC maps of fg's content rect over every bg sample, via FFT at a
- *    per-scale working resolution (half-octave steps) chosen so the footprint keeps enough
- *    pixels while FFTs stay small. Per fg sample the best bg sample is taken per position; the
- *    consensus over fg samples (their mean) picks the candidate peaks.
+ *    per-scale working resolution chosen so the footprint keeps enough pixels (>= `minSide` on
+ *    its short side) while FFTs stay small and tightly packed (factors bgH/2^m, bgW/2^m or
+ *    half-octaves). Per fg sample the best bg sample is taken per position; the consensus over
+ *    fg samples (their mean, the worst dropped when >= 4) picks the candidate peaks.
  * 2. Fine: the best candidates are re-verified in pixel space down an image pyramid (direct NCC,
  *    hill climbing over position and scale), pruned at each level, and finally refined to 1 px
- *    at full resolution, where the score is the mean NCC over fg samples (each with its best bg
- *    sample) over fg's content rect: the one comparable confidence metric.
+ *    at full resolution (position +-2 px and single-pixel footprint size steps).
+ *
+ * Score: NCC (Pearson correlation, in [-1, 1]) over fg's content rect of *band-passed* luma:
+ * both images minus their (2r+1)^2 box mean, r ~ 1/16 of the footprint's short side, so that
+ * gradients and other very large structures (which correlate between unrelated images) do not
+ * count; the `r`-wide rim of the content, where the filter would see past it, is left out. At
+ * full resolution it is the mean over fg samples, each with its best-matching bg sample: the one
+ * comparable confidence metric of all candidates. Invariant to brightness/contrast changes.
  *
  * Pure: no I/O.
  * @module
@@ -52,8 +59,8 @@ export interface SpatialCandidate {
   /** Footprint height of the full fg frame in bg pixels. */
   height: number;
   /**
-   * NCC in [-1, 1] at full resolution over fg's content rect (mean over fg samples, each with
-   * its best-matching bg sample); comparable between all candidates.
+   * NCC in [-1, 1] of band-passed luma at full resolution over fg's content rect (mean over fg
+   * samples, each with its best-matching bg sample); comparable between all candidates.
    */
   score: number;
 }
@@ -88,6 +95,11 @@ export interface SpatialSearchOptions {
 export interface RefineOptions {
   /** fg content rect (letterbox excluded), full-res fg pixels; default: the whole fg frame. */
   content?: Rect;
+  /**
+   * Position error (bg px) the search starts out covering (default 16): the refinement starts
+   * at the pyramid level where +-2 px spans it. Hill climbing may go further.
+   */
+  reach?: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -116,6 +128,7 @@ class Pyramid {
     this.maxLevel = k;
   }
 
+  /** Level k (built on first use; clamped to the deepest level). */
   get(k: number): Level {
     const kk = Math.min(k, this.maxLevel);
     while (this.levels.length <= kk) {
@@ -164,6 +177,8 @@ interface RenderedTemplate extends CenteredTemplate {
 
 const EPS = 1e-6;
 
+let renderScratch = new Float32Array(0);
+
 /**
  * Band-pass radius for a footprint whose content short side is `short` working pixels: about
  * 1/16 of it, quantised to powers of sqrt(2) so that nearby sizes share filtered bg images.
@@ -210,7 +225,8 @@ function renderTemplate(
   const cx0 = Math.ceil(content.x / f - EPS), cy0 = Math.ceil(content.y / f - EPS);
   const cx1 = Math.max(cx0 + 1, Math.floor((content.x + content.width) / f + EPS));
   const cy1 = Math.max(cy0 + 1, Math.floor((content.y + content.height) / f + EPS));
-  const raw = new Float32Array(tw * th);
+  if (renderScratch.length < tw * th) renderScratch = new Float32Array(tw * th);
+  const raw = renderScratch.subarray(0, tw * th);
   resampleRegion(
     src.data,
     src.width,
@@ -266,7 +282,47 @@ interface LevelState {
   fh: number;
 }
 
-const CACHE_BYTES = 128 * 1024 * 1024;
+const TEMPLATE_CACHE_BYTES = 128 * 1024 * 1024;
+const BG_CACHE_BYTES = 96 * 1024 * 1024;
+
+/** A least-recently-used cache with a byte budget. */
+class LruCache<V> {
+  private readonly map = new Map<string, { value: V; bytes: number }>();
+  private bytes = 0;
+
+  constructor(private readonly budget: number) {}
+
+  /** The cached value (refreshing its recency), or undefined. */
+  get(key: string): V | undefined {
+    const e = this.map.get(key);
+    if (!e) return undefined;
+    this.map.delete(key);
+    this.map.set(key, e);
+    return e.value;
+  }
+
+  /** Stores a value, evicting the least recently used ones beyond the budget. */
+  set(key: string, value: V, bytes: number): void {
+    const old = this.map.get(key);
+    if (old) {
+      this.bytes -= old.bytes;
+      this.map.delete(key);
+    }
+    this.map.set(key, { value, bytes });
+    this.bytes += bytes;
+    for (const [k, e] of this.map) {
+      if (this.bytes <= this.budget || this.map.size <= 1) break;
+      this.map.delete(k);
+      this.bytes -= e.bytes;
+    }
+  }
+
+  /** Empties the cache. */
+  clear(): void {
+    this.map.clear();
+    this.bytes = 0;
+  }
+}
 
 /** Direct-NCC scoring of placements against fg/bg pyramids, with a template cache. */
 class Scorer {
@@ -274,10 +330,8 @@ class Scorer {
   readonly fgH: number;
   readonly bgW: number;
   readonly bgH: number;
-  private cache = new Map<string, RenderedTemplate | null>();
-  private cacheBytes = 0;
-  private bgCache = new Map<string, Level>();
-  private bgCacheBytes = 0;
+  private readonly cache = new LruCache<RenderedTemplate | null>(TEMPLATE_CACHE_BYTES);
+  private readonly bgCache = new LruCache<Level>(BG_CACHE_BYTES);
 
   constructor(
     readonly fg: Pyramid[],
@@ -297,22 +351,19 @@ class Scorer {
     return Math.min(this.fg[0].maxLevel, this.bg[0].maxLevel);
   }
 
+  /** fg sample k's content rendered for footprint `fw x fh` at a pyramid level (cached). */
   template(k: number, fw: number, fh: number, level: number): RenderedTemplate | null {
     const key = `${k}|${level}|${fw}|${fh}`;
     const hit = this.cache.get(key);
     if (hit !== undefined) return hit;
     const t = renderTemplate(this.fg[k], this.content, fw, fh, 2 ** level);
-    const bytes = t ? t.data.byteLength : 0;
-    if (this.cacheBytes + bytes > CACHE_BYTES) this.clearCache();
-    this.cache.set(key, t);
-    this.cacheBytes += bytes;
+    this.cache.set(key, t, t ? t.data.byteLength : 0);
     return t;
   }
 
   /** Drops cached templates (filtered bg images stay cached, within their own budget). */
   clearCache(): void {
     this.cache.clear();
-    this.cacheBytes = 0;
   }
 
   /** bg sample b at a pyramid level, band-passed with radius r (cached). */
@@ -323,13 +374,8 @@ class Scorer {
     const lv = this.bg[b].get(level);
     const data = new Float32Array(lv.width * lv.height);
     boxHighPass(lv.data, lv.width, lv.height, r, data);
-    if (this.bgCacheBytes + data.byteLength > CACHE_BYTES) {
-      this.bgCache.clear();
-      this.bgCacheBytes = 0;
-    }
     const out = { width: lv.width, height: lv.height, data };
-    this.bgCache.set(key, out);
-    this.bgCacheBytes += data.byteLength;
+    this.bgCache.set(key, out, data.byteLength);
     return out;
   }
 
@@ -381,14 +427,14 @@ class Scorer {
     for (let k = 0; k < this.fg.length; k++) {
       const list = among?.[k] ?? all;
       const t = this.template(k, st.fw, st.fh, level);
-      const scored = list.map((b) => ({
-        b,
-        v: !t
+      const scored = list.map((b) => {
+        const v = !t
           ? 0
           : this.informative[k]
           ? this.scoreOne(k, b, st, level, rowStep)
-          : -Math.abs(this.meanUnder(k, b, st, level) - t.rawMean),
-      }));
+          : -Math.abs(this.meanUnder(k, b, st, level) - t.rawMean);
+        return { b, v: Number.isNaN(v) ? -Infinity : v };
+      });
       scored.sort((p, q) => (q.v - p.v) || (p.b - q.b));
       out.push(scored.map((p) => p.b));
     }
@@ -406,6 +452,13 @@ interface ClimbOptions {
   radius: number;
   /** Relative scale step; 0 keeps the footprint size fixed. */
   delta: number;
+  /**
+   * Step through every distinct footprint size instead (full resolution, where single steps
+   * may change only the width or only the height).
+   */
+  pixelLadder?: boolean;
+  /** Largest number of single-pixel ladder steps per move (default 4). */
+  ladderReach?: number;
   rowStep: number;
   maxMoves: number;
   minScale: number;
@@ -414,8 +467,9 @@ interface ClimbOptions {
 
 /**
  * Hill climbing over (position, scale) at one pyramid level: an exhaustive square of positions
- * first, then greedy moves to the best neighbour (8 positions at the same scale; one scale step
- * up/down with the content centre kept in place, plus its 4 neighbours).
+ * first, then greedy moves to the best neighbour (8 positions at the same scale; one or two
+ * scale steps up/down (up to 4 single-pixel steps with `pixelLadder`) with the content centre
+ * kept in place, plus their 8 neighbours: several steps get over small bumps of the score).
  */
 function climb(
   sc: Scorer,
@@ -429,17 +483,35 @@ function climb(
   const s0 = Math.sqrt((start.fw / fgW) * (start.fh / fgH));
   const ccx = sc.content.x + sc.content.width / 2, ccy = sc.content.y + sc.content.height / 2;
   const sizes = new Map<number, [number, number] | null>();
+  const sVal = new Map<number, number>([[0, s0]]);
+  const valid = (fw: number, fh: number) => {
+    const ss = Math.sqrt((fw / fgW) * (fh / fgH));
+    return fw >= 1 && fh >= 1 && ss >= o.minScale * (1 - EPS) && ss <= o.maxScale * (1 + EPS);
+  };
   const sizeAt = (i: number): [number, number] | null => {
     let r = sizes.get(i);
     if (r !== undefined) return r;
     if (i === 0) r = [start.fw, start.fh];
-    else {
-      const s = s0 * (1 + o.delta) ** i;
-      const fw = Math.round(fgW * s), fh = Math.round(fgH * s);
-      const ss = Math.sqrt((fw / fgW) * (fh / fgH));
-      r = fw < 1 || fh < 1 || ss < o.minScale * (1 - EPS) || ss > o.maxScale * (1 + EPS)
-        ? null
-        : [fw, fh];
+    else if (o.pixelLadder) {
+      // the next distinct (round(fgW*s), round(fgH*s)) as s moves away from size i -/+ 1
+      const j = i - Math.sign(i);
+      const prev = sizeAt(j);
+      r = null;
+      if (prev) {
+        let sv = sVal.get(j) ?? s0, fw = prev[0], fh = prev[1];
+        const step = 1 + (Math.sign(i) * 0.25) / Math.max(fgW, fgH);
+        for (let it = 0; it < 64 && fw === prev[0] && fh === prev[1]; it++) {
+          sv *= step;
+          fw = Math.round(fgW * sv);
+          fh = Math.round(fgH * sv);
+        }
+        sVal.set(i, sv);
+        if (valid(fw, fh) && (fw !== prev[0] || fh !== prev[1])) r = [fw, fh];
+      }
+    } else {
+      const sv = s0 * (1 + o.delta) ** i;
+      const fw = Math.round(fgW * sv), fh = Math.round(fgH * sv);
+      r = valid(fw, fh) ? [fw, fh] : null;
     }
     sizes.set(i, r);
     return r;
@@ -473,16 +545,16 @@ function climb(
     }
     if (o.delta > 0) {
       const cur = sizeAt(best.i);
-      for (const di of [-1, 1]) {
+      const reach = o.pixelLadder ? (o.ladderReach ?? 4) : 2;
+      for (let di = -reach; di <= reach; di++) {
+        if (di === 0) continue;
         const nz = sizeAt(best.i + di);
         if (!nz || !cur) continue;
         const ax = Math.round(best.xl + (ccx * (cur[0] - nz[0])) / (fgW * f));
         const ay = Math.round(best.yl + (ccy * (cur[1] - nz[1])) / (fgH * f));
-        consider(best.i + di, ax, ay);
-        consider(best.i + di, ax - 1, ay);
-        consider(best.i + di, ax + 1, ay);
-        consider(best.i + di, ax, ay - 1);
-        consider(best.i + di, ax, ay + 1);
+        for (let dy = -1; dy <= 1; dy++) {
+          for (let dx = -1; dx <= 1; dx++) consider(best.i + di, ax + dx, ay + dy);
+        }
       }
     }
     if (cand === best) break;
@@ -602,16 +674,70 @@ interface Settings {
   fullRes: number;
   /** Row step of the full-resolution search (final scores always use every row). */
   rowStep: number;
+  /** Fine scale search at full resolution for every contender (else only the best free one). */
+  fineAll: boolean;
+  /** Single-pixel size steps tried per move by the fine scale search (0: none). */
+  ladderReach: number;
 }
 
 function settings(precision: number): Settings {
   const p = Math.max(0, Math.min(4, Math.round(precision)));
   return [
-    { minSide: 20, ratio: 1.12, maxFft: 256, keep: 4, peaks: 2, fullRes: 2, rowStep: 3 },
-    { minSide: 24, ratio: 1.09, maxFft: 256, keep: 6, peaks: 2, fullRes: 2, rowStep: 2 },
-    { minSide: 28, ratio: 1.07, maxFft: 256, keep: 8, peaks: 3, fullRes: 3, rowStep: 2 },
-    { minSide: 36, ratio: 1.045, maxFft: 512, keep: 10, peaks: 3, fullRes: 3, rowStep: 1 },
-    { minSide: 44, ratio: 1.03, maxFft: 512, keep: 14, peaks: 4, fullRes: 4, rowStep: 1 },
+    {
+      minSide: 20,
+      ratio: 1.12,
+      maxFft: 256,
+      keep: 4,
+      peaks: 2,
+      fullRes: 2,
+      rowStep: 4,
+      fineAll: false,
+      ladderReach: 0,
+    },
+    {
+      minSide: 24,
+      ratio: 1.09,
+      maxFft: 256,
+      keep: 6,
+      peaks: 2,
+      fullRes: 2,
+      rowStep: 3,
+      fineAll: false,
+      ladderReach: 2,
+    },
+    {
+      minSide: 28,
+      ratio: 1.07,
+      maxFft: 256,
+      keep: 8,
+      peaks: 3,
+      fullRes: 3,
+      rowStep: 3,
+      fineAll: false,
+      ladderReach: 3,
+    },
+    {
+      minSide: 36,
+      ratio: 1.045,
+      maxFft: 512,
+      keep: 10,
+      peaks: 3,
+      fullRes: 3,
+      rowStep: 2,
+      fineAll: true,
+      ladderReach: 4,
+    },
+    {
+      minSide: 44,
+      ratio: 1.03,
+      maxFft: 512,
+      keep: 14,
+      peaks: 4,
+      fullRes: 4,
+      rowStep: 1,
+      fineAll: true,
+      ladderReach: 4,
+    },
   ][p];
 }
 
@@ -987,6 +1113,7 @@ export function searchSpatial(
   let cands = kept.map((c) => ({ ...c.cand, start: startLevel(c) }));
   const climbBase = { maxMoves: 12, minScale, maxScale: fixedScale ? minScale : maxScale };
   const refineAt = (c: Cand, lv: number, rowStep: number, first: boolean, scaleSearch = true) => {
+    // at full resolution the radius is 2: level 1 positions are only even
     const f = 2 ** lv;
     const st: LevelState = { xl: Math.round(c.x / f), yl: Math.round(c.y / f), fw: c.fw, fh: c.fh };
     if (first || lv >= 2) {
@@ -998,8 +1125,10 @@ export function searchSpatial(
     }
     const r = climb(sc, scoredPairs(c.pairs, informative), lv, st, {
       ...climbBase,
-      radius: first ? 2 : 1,
+      radius: first || lv === 0 ? 2 : 1,
       delta: c.fixed || !scaleSearch ? 0 : (1.05 * f) / Math.max(c.fw, c.fh),
+      pixelLadder: lv === 0,
+      ladderReach: set.ladderReach,
       rowStep,
     });
     c.x = r.state.xl * f;
@@ -1020,10 +1149,11 @@ export function searchSpatial(
   // full resolution: refine the contenders, just score the others (runner-up material)
   cands = cands.filter((c) => c.score > -Infinity);
   if (cands.length === 0) throw new RangeError("searchSpatial: no valid placement");
+  // (level 1 cannot represent odd positions: a true placement may trail there by ~0.1)
   const top = Math.max(...cands.map((c) => c.score));
   const contenders: Cand[] = [];
   for (const c of pruneSame(cands)) {
-    if (c.score < top - 0.05 || contenders.length >= set.fullRes + 2) break;
+    if (c.score < top - (c.fixed ? 0.3 : 0.1) || contenders.length >= set.fullRes + 2) continue;
     // a near-duplicate of a better candidate of the same kind (fixed or free) adds nothing
     const dup = contenders.some((u) =>
       u.fixed === c.fixed && !clearlyDifferent(u, c, content, fgW, fgH, 3, 0.005)
@@ -1033,8 +1163,11 @@ export function searchSpatial(
   let scaleSearches = 0;
   for (const c of contenders) {
     // the fine scale search only for the best free contender (all of them at precision >= 3)
-    const fine = !c.fixed && (scaleSearches++ === 0 || set.rowStep === 1);
-    refineAt(c, 0, set.rowStep, c.start === 0, fine);
+    const fine = !c.fixed && set.ladderReach > 0 && (scaleSearches++ === 0 || set.fineAll);
+    // sub-sample rows only when plenty remain (>= ~120)
+    const rows = (content.height * c.fh) / fgH;
+    const rowStep = Math.max(1, Math.min(set.rowStep, Math.floor(rows / 120)));
+    refineAt(c, 0, rowStep, c.start === 0, fine);
   }
   const scored = pruneSame(cands);
   for (const c of scored) {
@@ -1081,7 +1214,7 @@ function pruneSame(cands: Cand[]): Cand[] {
  * Sorts candidates by score, drops near-duplicates (same size and within 1 px), keeps up to
  * `n` free candidates within `margin` of the best score (always including the best clearly
  * different one, the runner-up, with tolerances widened for the coarse `level`) plus
- * fixed-size candidates within 0.15 of the best score.
+ * fixed-size candidates within 0.3 of the best score.
  */
 function prune(
   cands: Cand[],
@@ -1118,15 +1251,19 @@ function prune(
       if (!out.includes(c)) out.push(c);
     }
   }
-  for (const c of uniq) if (c.fixed && c.score >= top - 0.15) out.push(c);
+  // exact sizes (100 %, fits) survive generously: at coarse levels they cannot sit on odd
+  // full-res positions and lose to slightly rescaled neighbours
+  for (const c of uniq) if (c.fixed && c.score >= top - 0.3) out.push(c);
   return out;
 }
 
 /**
- * Local refinement of a placement at full resolution on time-matched fg/bg pairs: positions
- * within +-2 px and small scale steps (hill climbing); the score is the mean NCC over the pairs
- * (flat fg frames are skipped). An exact 100 % or "fg = whole bg" size near the result is
- * preferred when it scores within 0.002.
+ * Local refinement of a placement on time-matched fg/bg pairs (pair i: fg frame i shown over bg
+ * frame i): coarse-to-fine hill climbing over position and scale from a pyramid level where
+ * +-2 px covers `reach` (16 px) down to full resolution (+-2 px, single-pixel footprint size
+ * steps). The score is the mean band-passed NCC over the pairs (flat fg frames skipped), the
+ * same metric as {@link searchSpatial}'s. An exact 100 % or "fg = whole bg" size near the
+ * result is preferred when it scores within 0.002.
  */
 export function refineSpatial(
   pairs: { fg: GrayImage; bg: GrayImage }[],
@@ -1154,41 +1291,63 @@ export function refineSpatial(
   const idx = scoredPairs(pairs.map((_, i) => i), informative);
   const fw0 = Math.max(1, Math.round(initial.width || fgW * initial.scale));
   const fh0 = Math.max(1, Math.round(initial.height || fgH * initial.scale));
-  const starts: Cand[] = [{
-    x: initial.x,
-    y: initial.y,
-    fw: fw0,
-    fh: fh0,
-    score: 0,
-    fixed: false,
-    pairs: idx,
-    start: 0,
-  }];
-  const s0 = candScale({ fw: fw0, fh: fh0 }, fgW, fgH);
+  const ccx = content.x + content.width / 2, ccy = content.y + content.height / 2;
+  const reach = Math.max(2, opts.reach ?? 16);
+  // coarse-to-fine: the first level's +-2 px covers `reach`, with >= 32 px of content left
+  const short = Math.min((content.width * fw0) / fgW, (content.height * fh0) / fgH);
+  const top = Math.max(
+    0,
+    Math.min(sc.maxLevel, Math.floor(Math.log2(reach / 2)), Math.floor(Math.log2(short / 32))),
+  );
+  const run = (
+    c: { x: number; y: number; fw: number; fh: number },
+    fixed: boolean,
+    from: number,
+  ) => {
+    let cur = { ...c }, score = -Infinity;
+    for (let lv = from; lv >= 0; lv--) {
+      const f = 2 ** lv;
+      const rows = (content.height * cur.fh) / fgH;
+      const r = climb(sc, idx, lv, {
+        xl: Math.round(cur.x / f),
+        yl: Math.round(cur.y / f),
+        fw: cur.fw,
+        fh: cur.fh,
+      }, {
+        radius: lv === from || lv === 0 ? 2 : 1,
+        delta: fixed ? 0 : (1.05 * f) / Math.max(cur.fw, cur.fh),
+        pixelLadder: lv === 0,
+        rowStep: lv === 0 ? Math.max(1, Math.min(2, Math.floor(rows / 120))) : 1,
+        maxMoves: 12,
+        minScale: 0,
+        maxScale: Infinity,
+      });
+      if (r.score === -Infinity) continue; // too small or outside at this level
+      score = r.score;
+      cur = { x: r.state.xl * f, y: r.state.yl * f, fw: r.state.fw, fh: r.state.fh };
+    }
+    if (score === -Infinity) return null;
+    const exact = sc.score(idx, { xl: cur.x, yl: cur.y, fw: cur.fw, fh: cur.fh }, 0, 1);
+    return { ...cur, score: exact, fixed, pairs: idx, start: 0 };
+  };
+  const out: Cand[] = [];
+  const free = run({ x: initial.x, y: initial.y, fw: fw0, fh: fh0 }, false, top);
+  if (free) out.push(free);
+  // exact 100 % (re-anchored on the content centre) and "fg = whole bg" sizes nearby
+  const base = free ?? { x: initial.x, y: initial.y, fw: fw0, fh: fh0 };
+  const s0 = candScale(base, fgW, fgH);
   const near = (fw: number, fh: number) =>
     Math.abs(Math.log(candScale({ fw, fh }, fgW, fgH) / s0)) < 0.02;
-  if (near(fgW, fgH)) starts.push({ ...starts[0], fw: fgW, fh: fgH, fixed: true });
-  if (near(bgW, bgH)) starts.push({ ...starts[0], x: 0, y: 0, fw: bgW, fh: bgH, fixed: true });
-  const out: Cand[] = [];
-  const ccx = content.x + content.width / 2, ccy = content.y + content.height / 2;
-  starts.forEach((c, i) => {
-    // the exact 100 % size is re-anchored on the content centre; the fit sits at (0, 0)
-    const unit = i > 0 && c.fw === fgW && c.fh === fgH;
-    const x = unit ? Math.round(initial.x + (ccx * (fw0 - c.fw)) / fgW) : c.x;
-    const y = unit ? Math.round(initial.y + (ccy * (fh0 - c.fh)) / fgH) : c.y;
-    const r = climb(sc, idx, 0, { xl: x, yl: y, fw: c.fw, fh: c.fh }, {
-      radius: 2,
-      delta: c.fixed ? 0 : 1.05 / Math.max(c.fw, c.fh),
-      rowStep: 2,
-      maxMoves: 12,
-      minScale: 0,
-      maxScale: Infinity,
-    });
-    if (r.score === -Infinity) return;
-    const st = r.state;
-    const score = sc.score(idx, st, 0, 1);
-    out.push({ ...c, x: st.xl, y: st.yl, fw: st.fw, fh: st.fh, score });
-  });
+  if (near(fgW, fgH) && !isUnit(base as Cand, fgW, fgH)) {
+    const x = Math.round(base.x + (ccx * (base.fw - fgW)) / fgW);
+    const y = Math.round(base.y + (ccy * (base.fh - fgH)) / fgH);
+    const u = run({ x, y, fw: fgW, fh: fgH }, true, 0);
+    if (u) out.push(u);
+  }
+  if (near(bgW, bgH) && !(base.fw === bgW && base.fh === bgH)) {
+    const fit = run({ x: 0, y: 0, fw: bgW, fh: bgH }, true, 0);
+    if (fit) out.push(fit);
+  }
   if (out.length === 0) return { ...initial };
   return toCandidate(pickBest(out, fgW, fgH, bgW, bgH), fgW, fgH);
 }

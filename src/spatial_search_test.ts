@@ -275,6 +275,19 @@ Deno.test("refineSpatial recovers a slightly wrong placement on time-matched pai
   });
   assert.deepEqual([r.x, r.y, r.width, r.height, r.scale], [80, 40, 150, 100, 1]);
   assert.ok(r.score > 0.9);
+  // a rougher start (6 px and 5 % off) is recovered coarse-to-fine
+  const far = refineSpatial(pairs, {
+    x: 74,
+    y: 44,
+    scale: 1.05,
+    scaleX: 1.05,
+    scaleY: 1.05,
+    width: 158,
+    height: 105,
+    score: 0,
+  });
+  assert.deepEqual([far.x, far.y, far.width, far.height], [80, 40, 150, 100]);
+  assert.ok(Math.abs(far.score - r.score) < 1e-9);
 });
 
 Deno.test("small fg at a small scale, and letterboxed fg whose content is the whole bg", () => {

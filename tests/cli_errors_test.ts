@@ -109,7 +109,7 @@ async function waitForFfmpeg(pid: number, needle: string, timeoutMs = 60_000): P
   const t0 = Date.now();
   while (Date.now() - t0 < timeoutMs) {
     for (const c of await childPids(pid)) {
-      const args = commandLine(c);
+      const args = await commandLine(c);
       if (/ffmpeg/.test(args.split(" ")[0]) && args.includes(needle)) return c;
     }
     await new Promise((r) => setTimeout(r, 50));
@@ -323,6 +323,13 @@ function cases(): Case[] {
     {
       setup: (c) => Deno.link(c.f("fg.mp4"), c.d("hard.mp4")),
     },
+  );
+  fail(
+    "output is an existing folder",
+    2,
+    /output 'sub' is a folder; give a file name with -o/,
+    (c) => comp(c, ["-o", "sub", "-y"]),
+    { setup: (c) => Deno.mkdir(c.d("sub")) },
   );
   fail(
     "output folder missing",
@@ -633,23 +640,10 @@ function cases(): Case[] {
     /unknown command 'compose'/,
     (c) => ["compose", "--bg", c.f("bg.mp4"), "--fg", c.f("fg.mp4")],
   );
-  fail(
-    "align: output = fg",
-    2,
-    /output '.*fg\.mp4' is the fg input/,
-    (
-      c,
-    ) => [
-      "align",
-      "--bg",
-      c.f("bg.mp4"),
-      "--fg",
-      c.f("fg.mp4"),
-      ...KNOWN.slice(0, 7),
-      "-o",
-      c.f("fg.mp4"),
-    ],
-  );
+  fail("align: output = fg", 2, /output '.*fg\.mp4' is the fg input/, (c) => {
+    const known = ["--x", "40", "--y", "30", "--time-offset", "0", "-q"];
+    return ["align", "--bg", c.f("bg.mp4"), "--fg", c.f("fg.mp4"), ...known, "-o", c.f("fg.mp4")];
+  });
 
   // ---- awkward names ------------------------------------------------------------------------
   const log = (c: Ctx) => path.join(c.root, `args-${path.basename(c.dir)}.log`);

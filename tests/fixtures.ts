@@ -261,81 +261,79 @@ export async function diffDir(
   return { added, removed, changed };
 }
 
-/** stdout of `pgrep args`, or null when pgrep is not installed. */
-async function pgrep(args: string[]): Promise<string | null> {
-  try {
-    const out = await new Deno.Command("pgrep", { args, stdout: "piped", stderr: "null" }).output();
-    return new TextDecoder().decode(out.stdout);
-  } catch {
-    return null;
-  }
+/**
+ * Runs a POSIX shell script and returns its stdout. Process facts come from /proc through the
+ * shell because Deno reads /proc only with --allow-all, and `deno task test` does not grant it;
+ * only sh, grep, find and tr are used (no procps).
+ */
+async function shOut(script: string, env: Record<string, string> = {}): Promise<string> {
+  const out = await new Deno.Command("sh", {
+    args: ["-c", script],
+    env,
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  return new TextDecoder().decode(out.stdout);
 }
 
-/** Process ids whose parent is `pid` (`pgrep -P`, else a /proc scan). */
+/** One process as seen in /proc/PID/stat. */
+interface ProcStat {
+  pid: number;
+  state: string;
+  ppid: number;
+}
+
+function parseStat(line: string): ProcStat | null {
+  const close = line.lastIndexOf(")");
+  if (close < 0) return null;
+  const rest = line.slice(close + 2).split(" ");
+  return { pid: Number(line.slice(0, line.indexOf(" "))), state: rest[0], ppid: Number(rest[1]) };
+}
+
+/** Process ids whose parent is `pid` (zombies excluded). */
 export async function childPids(pid: number): Promise<number[]> {
-  const out = await pgrep(["-P", String(pid)]);
-  if (out !== null) return out.split("\n").filter((l) => l.trim()).map(Number);
-  const kids: number[] = [];
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid === pid) kids.push(Number(e.name));
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return kids;
+  const out = await shOut(
+    'for d in /proc/[0-9]*; do read -r l < "$d/stat" 2>/dev/null && printf "%s\\n" "$l"; done',
+  );
+  return out.split("\n").map(parseStat).filter((s): s is ProcStat =>
+    s !== null && s.ppid === pid && s.state !== "Z"
+  ).map((s) => s.pid);
 }
 
-/** The command line of process `pid` (NUL-separated args joined by spaces), "" if gone. */
-export function commandLine(pid: number): string {
-  try {
-    return Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0").join(" ").trim();
-  } catch {
-    return "";
-  }
+/** The command line of process `pid` (arguments joined by spaces), "" if gone. */
+export async function commandLine(pid: number): Promise<string> {
+  return (await shOut(`tr '\\0' ' ' < /proc/${pid}/cmdline`)).trim();
 }
 
 /**
- * Live processes (not zombies, not this one) whose command line contains `marker` (`pgrep -f`)
- * or whose working folder lies under it (/proc, where there is one): "pid args" each.
+ * Live processes (not zombies, not this one) whose command line contains `marker` or whose
+ * working folder lies under it: "pid args" each.
  */
 export async function processesMatching(marker: string): Promise<string[]> {
-  const found = new Map<number, string>();
-  for (const line of (await pgrep(["-a", "-f", marker]) ?? "").split("\n")) {
-    const m = line.match(/^(\d+)\s+(.*)$/);
-    if (m) found.set(Number(m[1]), m[2]);
-  }
+  // the marker goes to grep in a file and to find through the environment, so that neither
+  // the shell nor grep carries it in its own arguments
+  const patterns = await Deno.makeTempFile({ prefix: "vk-pattern-" });
   try {
-    for (const e of Deno.readDirSync("/proc")) {
-      if (!/^\d+$/.test(e.name)) continue;
-      try {
-        const pid = Number(e.name);
-        if (
-          commandLine(pid).includes(marker) ||
-          Deno.readLinkSync(`/proc/${pid}/cwd`).startsWith(marker)
-        ) {
-          found.set(pid, commandLine(pid));
-        }
-      } catch {
-        // gone, or not ours to inspect
-      }
+    await Deno.writeTextFile(patterns, marker + "\n");
+    const out = await shOut(
+      `{ grep -alF -f "$PATTERNS" /proc/[0-9]*/cmdline 2>/dev/null
+         find /proc -mindepth 2 -maxdepth 2 -name cwd -lname "$MARK*" 2>/dev/null
+       } | cut -d/ -f3 | sort -u | while read -r p; do
+         [ "$p" = "$$" ] && continue
+         read -r st < "/proc/$p/stat" 2>/dev/null || continue
+         printf '%s\\t' "$st"; tr '\\0' ' ' < "/proc/$p/cmdline"; echo
+       done`,
+      { PATTERNS: patterns, MARK: marker },
+    );
+    const live: string[] = [];
+    for (const line of out.split("\n")) {
+      const [stat, args] = line.split("\t");
+      const s = stat ? parseStat(stat) : null;
+      if (!s || s.pid === Deno.pid || s.state === "Z" || s.state === "X") continue;
+      live.push(`${s.pid} ${args?.trim() ?? ""}`);
     }
-  } catch {
-    // no /proc: pgrep alone
+    return live;
+  } finally {
+    await Deno.remove(patterns).catch(() => {});
   }
-  const live: string[] = [];
-  for (const [pid, args] of found) {
-    if (pid === Deno.pid) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-      if (/^\d+ \(.*\) [ZX] /s.test(stat)) continue;
-    } catch {
-      if (Deno.build.os === "linux") continue; // exited meanwhile
-    }
-    live.push(`${pid} ${args}`);
-  }
-  return live;
 }

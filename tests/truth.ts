@@ -22,7 +22,7 @@ export interface Master {
 export function mandelbrotMaster(w: number, h: number, fps: number, frames: number): Master {
   return {
     graph: `mandelbrot=s=${w}x${h}:r=${fps}:start_scale=1.5:end_scale=0.05:end_pts=${
-      Math.round(frames / fps * 12)
+      Math.round((frames / fps) * 240)
     },noise=alls=3:allf=t`,
     fps,
     frames,

@@ -2,8 +2,8 @@
  * WebGPU device acquisition and shared plumbing for the compute kernels.
  *
  * - {@link acquireGpu} requests the adapter and device once per process and caches the result
- *   (`null` when there is no adapter; {@link gpuUnavailableReason} says why). It reports whether
- *   the adapter is a fallback (software) adapter, e.g. Mesa's lavapipe.
+ *   (`null` when there is no adapter, or when `VIDKOMPY_NO_GPU=1`; {@link gpuUnavailableReason}
+ *   says why). It reports whether the adapter is a fallback (software) adapter, e.g. lavapipe.
  * - {@link GpuContext.pipeline} compiles each kernel once (from the embedded WGSL of
  *   `shaders_embedded.ts`) and reuses it.
  * - {@link runKernelOnce} runs one kernel on fresh buffers; it is the non-hot-path helper the
@@ -14,7 +14,7 @@
  * batched: many frames or image pairs per dispatch.
  * @module
  */
-import { SHADERS, type ShaderName } from "./shaders_embedded.ts";
+import { type ShaderName, SHADERS } from "./shaders_embedded.ts";
 
 /** What is known about the adapter. */
 export interface GpuAdapterSummary {
@@ -56,7 +56,9 @@ let reason = "not requested yet";
 function quietMesa(): void {
   try {
     if (Deno.build.os !== "linux") return;
-    if (Deno.permissions.querySync({ name: "env", variable: "XDG_RUNTIME_DIR" }).state !== "granted") {
+    if (
+      Deno.permissions.querySync({ name: "env", variable: "XDG_RUNTIME_DIR" }).state !== "granted"
+    ) {
       return;
     }
     if (!Deno.env.get("XDG_RUNTIME_DIR")) Deno.env.set("XDG_RUNTIME_DIR", "/tmp");
@@ -125,7 +127,21 @@ class Context implements GpuContext {
 
 let cachedContext: Context | null = null;
 
+/** True when `VIDKOMPY_NO_GPU` is set to a non-empty value other than "0" (env access needed). */
+function gpuDisabledByEnv(): boolean {
+  try {
+    const v = Deno.env.get("VIDKOMPY_NO_GPU");
+    return v !== undefined && v !== "" && v !== "0";
+  } catch {
+    return false;
+  }
+}
+
 async function requestContext(): Promise<GpuContext | null> {
+  if (gpuDisabledByEnv()) {
+    reason = "WebGPU disabled by VIDKOMPY_NO_GPU";
+    return null;
+  }
   const gpu = (globalThis.navigator as { gpu?: GPU } | undefined)?.gpu;
   if (!gpu) {
     reason = "navigator.gpu is not available in this runtime";
@@ -203,7 +219,12 @@ export function createBuffer(
   data?: ArrayBufferView,
 ): GPUBuffer {
   const bytes = Math.max(16, Math.ceil(size / 4) * 4);
-  const buf = device.createBuffer({ label, size: bytes, usage, mappedAtCreation: data !== undefined });
+  const buf = device.createBuffer({
+    label,
+    size: bytes,
+    usage,
+    mappedAtCreation: data !== undefined,
+  });
   if (data) {
     new Uint8Array(buf.getMappedRange()).set(
       new Uint8Array(data.buffer, data.byteOffset, data.byteLength),

@@ -156,6 +156,13 @@ export class GpuBandDistance {
       x?.destroy();
     }
     this.params.destroy();
-    this.a = this.b = this.invA = this.invB = this.band = this.out = this.read = null;
+    this.a =
+      this.b =
+      this.invA =
+      this.invB =
+      this.band =
+      this.out =
+      this.read =
+        null;
   }
 }

@@ -137,7 +137,9 @@ export class GpuEmbedder {
       });
     }
     for (const s of this.slots) {
-      if (wantUnit && !s.readF) s.readF = createBuffer(d, this.capacity * EMBED_DIM * 4, R, "unit rb");
+      if (wantUnit && !s.readF) {
+        s.readF = createBuffer(d, this.capacity * EMBED_DIM * 4, R, "unit rb");
+      }
       if (wantPooled && !s.readP) {
         s.readP = createBuffer(d, this.capacity * EMBED_DIM * 4, R, "pooled readback");
       }
@@ -182,7 +184,13 @@ export class GpuEmbedder {
       packL2NormParams(m, EMBED_DIM, 127, this.normHost);
       d.queue.writeBuffer(this.convParams, 0, this.convHost);
       d.queue.writeBuffer(this.normParams, 0, this.normHost);
-      d.queue.writeBuffer(this.thumbsBuf!, 0, thumbs as Uint8Array<ArrayBuffer>, start * px, m * px);
+      d.queue.writeBuffer(
+        this.thumbsBuf!,
+        0,
+        thumbs as Uint8Array<ArrayBuffer>,
+        start * px,
+        m * px,
+      );
       const enc = d.createCommandEncoder();
       const pass = enc.beginComputePass();
       const [gx, gy] = dispatchSize(m);

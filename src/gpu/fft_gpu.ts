@@ -16,8 +16,8 @@ import {
   checkFftSize,
   CROSS_PARAMS_BYTES,
   crossPowerCpu,
-  FFT_PARAMS_BYTES,
   fft2dConfigs,
+  FFT_PARAMS_BYTES,
   type FftLinesConfig,
   fftLinesCpu,
   fftLinesPerGroup,
@@ -71,7 +71,14 @@ function allocResult(pairs: number): PhaseCorrelation {
   };
 }
 
-function setPeak(r: PhaseCorrelation, p: number, index: number, value: number, w: number, h: number) {
+function setPeak(
+  r: PhaseCorrelation,
+  p: number,
+  index: number,
+  value: number,
+  w: number,
+  h: number,
+) {
   const x = index % w, y = Math.floor(index / w);
   r.index[p] = index;
   r.peak[p] = value;
@@ -175,7 +182,7 @@ export function phaseCorrelateCpu(
         idx = k;
       }
     }
-    if (surface) for (let k = 0; k < size; k++) surface[p * size + k] = rr[k];
+    if (surface) { for (let k = 0; k < size; k++) surface[p * size + k] = rr[k]; }
     setPeak(out, p, idx, best, fw, fh);
   }
   return out;
@@ -212,7 +219,7 @@ export function phaseCorrelateTwin(
   peakSearchCpu(r, size, pairs, idx, val);
   const out = allocResult(pairs);
   for (let p = 0; p < pairs; p++) setPeak(out, p, idx[p], val[p], fw, fh);
-  if (surface) for (let k = 0; k < pairs * size; k++) surface[k] = r[2 * k];
+  if (surface) { for (let k = 0; k < pairs * size; k++) surface[k] = r[2 * k]; }
   return out;
 }
 
@@ -288,7 +295,9 @@ export class GpuPhaseCorrelator {
     let cap = Math.max(1, this.capacity);
     while (cap < pairs) cap *= 2;
     cap = Math.min(cap, this.maxPairs);
-    for (const b of [this.data, this.cross, this.epsBuf, this.peaks, this.peaksRead, this.surfRead]) {
+    for (
+      const b of [this.data, this.cross, this.epsBuf, this.peaks, this.peaksRead, this.surfRead]
+    ) {
       b?.destroy();
     }
     this.surfRead = null;

@@ -18,7 +18,15 @@
  * | `batch_distance.wgsl` | {@link batchDistanceCpu} |
  * @module
  */
-import { CONV_K, EMBED_DIM, EMBED_H, EMBED_LAYERS, EMBED_W, type EmbedLayer, POOL } from "../embed.ts";
+import {
+  CONV_K,
+  EMBED_DIM,
+  EMBED_H,
+  EMBED_LAYERS,
+  EMBED_W,
+  type EmbedLayer,
+  POOL,
+} from "../embed.ts";
 
 const f32 = Math.fround;
 
@@ -191,7 +199,12 @@ export function embedConvCpu(
 export const L2NORM_PARAMS_BYTES = 16;
 
 /** Writes the `l2norm` uniform block into `dst`. */
-export function packL2NormParams(frames: number, dim: number, qmax: number, dst: ArrayBuffer): void {
+export function packL2NormParams(
+  frames: number,
+  dim: number,
+  qmax: number,
+  dst: ArrayBuffer,
+): void {
   const u = new Uint32Array(dst, 0, 4);
   u[0] = frames;
   u[1] = dim;
@@ -309,7 +322,12 @@ export function makeTwiddles(nMax: number): Float32Array {
 }
 
 /** Writes the `fft_radix2` uniform block for `cfg` with a twiddle table for `twN` into `dst`. */
-export function packFftParams(cfg: FftLinesConfig, twN: number, dst: ArrayBuffer, offset = 0): void {
+export function packFftParams(
+  cfg: FftLinesConfig,
+  twN: number,
+  dst: ArrayBuffer,
+  offset = 0,
+): void {
   const u = new Uint32Array(dst, offset, 12);
   u[0] = cfg.n;
   u[1] = log2i(cfg.n);

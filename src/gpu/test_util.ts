@@ -2,7 +2,7 @@
  * Helpers shared by the GPU parity tests (not a test file itself).
  * @module
  */
-import { acquireGpu, gpuUnavailableReason, type GpuContext } from "./device.ts";
+import { acquireGpu, type GpuContext, gpuUnavailableReason } from "./device.ts";
 
 /** Deterministic uniform [0, 1) generator (mulberry32). */
 export function rng(seed: number): () => number {
@@ -17,7 +17,13 @@ export function rng(seed: number): () => number {
 }
 
 /** `max |a − b| / max |b|` over `[0, n)` (absolute difference when `b` is all zero). */
-export function relErr(a: ArrayLike<number>, b: ArrayLike<number>, n = b.length, ao = 0, bo = 0): number {
+export function relErr(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  n = b.length,
+  ao = 0,
+  bo = 0,
+): number {
   let m = 0, d = 0;
   for (let i = 0; i < n; i++) {
     m = Math.max(m, Math.abs(b[bo + i]));
