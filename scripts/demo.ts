@@ -28,18 +28,61 @@ if (import.meta.main) {
   const out = path.join(dir, "demo_bg_overlay_demo_fg.mp4");
   console.error(`making demo inputs in ${dir} …`);
   await ff(tools.ffmpeg, [
-    "-f", "lavfi", "-i", "testsrc2=s=960x540:r=30,noise=alls=6:allf=t",
-    "-f", "lavfi", "-i", "sine=f=440:sample_rate=48000",
-    "-t", "8", "-c:v", "libx264", "-crf", "26", "-preset", "veryfast", "-pix_fmt", "yuv420p",
-    "-c:a", "aac", bg,
+    "-f",
+    "lavfi",
+    "-i",
+    "testsrc2=s=960x540:r=30,noise=alls=6:allf=t",
+    "-f",
+    "lavfi",
+    "-i",
+    "sine=f=440:sample_rate=48000",
+    "-t",
+    "8",
+    "-c:v",
+    "libx264",
+    "-crf",
+    "26",
+    "-preset",
+    "veryfast",
+    "-pix_fmt",
+    "yuv420p",
+    "-c:a",
+    "aac",
+    bg,
   ]);
   await ff(tools.ffmpeg, [
-    "-ss", "1.5", "-i", bg, "-t", "5", "-an",
-    "-vf", "crop=480:270:240:135,eq=brightness=0.06:contrast=1.1",
-    "-c:v", "libx264", "-crf", "16", "-preset", "veryfast", "-pix_fmt", "yuv420p", fg,
+    "-ss",
+    "1.5",
+    "-i",
+    bg,
+    "-t",
+    "5",
+    "-an",
+    "-vf",
+    "crop=480:270:240:135,eq=brightness=0.06:contrast=1.1",
+    "-c:v",
+    "libx264",
+    "-crf",
+    "16",
+    "-preset",
+    "veryfast",
+    "-pix_fmt",
+    "yuv420p",
+    fg,
   ]);
   console.error("expected: x=240 y=135 scale=1, time offset 1.5 s");
-  const code = await runCli(["comp", "--bg", bg, "--fg", fg, "-o", out, "--smooth", "--verbose", ...Deno.args]);
+  const code = await runCli([
+    "comp",
+    "--bg",
+    bg,
+    "--fg",
+    fg,
+    "-o",
+    out,
+    "--smooth",
+    "--verbose",
+    ...Deno.args,
+  ]);
   if (code === 0) console.log(out);
   Deno.exit(code);
 }

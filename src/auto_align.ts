@@ -13,6 +13,7 @@ import {
 } from "./alignment.ts";
 import { type Backend, type BatchEmbedder, createEmbedder } from "./backend.ts";
 import { embedVideo } from "./embed_video.ts";
+import type { EmbeddingStore } from "./embedding_store.ts";
 import { ExitCode, VidkompyError } from "./errors.ts";
 import { grabGrayFrames, spreadIndices } from "./frame_grab.ts";
 import type { Rect } from "./gray_image.ts";
@@ -114,6 +115,44 @@ function footprintOfContent(sp: SpatialAlignment, content: Rect, bg: VideoInfo) 
     bg: { x: x0, y: y0, width: x1 - x0, height: y1 - y0 },
     fg: { x: fx0, y: fy0, width: Math.max(2, fx1 - fx0), height: Math.max(2, fy1 - fy0) },
   };
+}
+
+/**
+ * Local clean-up of a DTW map: moves a matched fg frame to the adjacent bg frame when that one
+ * matches better (by > 0.002 cosine) and the map stays monotone. The global path can
+ * lag by one frame right after a break (dropped bg frames); static stretches, where
+ * neighbours match equally well, keep the steady path.
+ */
+export function snapToBestNeighbour(
+  map: Int32Array,
+  held: Uint8Array,
+  scores: Float32Array,
+  fg: EmbeddingStore,
+  bg: EmbeddingStore,
+): number {
+  let moved = 0;
+  const n = Math.min(map.length, fg.count);
+  for (let i = 0; i < n; i++) {
+    if (held[i]) continue;
+    const lo = i > 0 ? map[i - 1] : 0;
+    const hi = i + 1 < n ? map[i + 1] : bg.count - 1;
+    const m = map[i];
+    let best = m, bestS = fg.cosine(i, bg, m);
+    for (const j of [m - 1, m + 1]) {
+      if (j < lo || j > hi || j < 0 || j >= bg.count) continue;
+      const sj = fg.cosine(i, bg, j);
+      if (sj > bestS + 0.002) {
+        best = j;
+        bestS = sj;
+      }
+    }
+    if (best !== m) {
+      map[i] = best;
+      scores[i] = bestS;
+      moved++;
+    }
+  }
+  return moved;
 }
 
 function relativeTimes(info: VideoInfo, n: number): Float64Array {
@@ -246,6 +285,7 @@ export async function autoAlign(opts: AutoAlignOptions): Promise<AutoAlignResult
     const map: number[] = new Array(fg.frameCount);
     const held: number[] = new Array(fg.frameCount);
     const scores: number[] = new Array(fg.frameCount);
+    snapToBestNeighbour(res.map, res.held, res.scores, fgEmb, bgEmb);
     const bgLast = bg.frameCount - 1;
     for (let i = 0; i < fg.frameCount; i++) {
       const k = Math.min(i, res.map.length - 1);
@@ -364,14 +404,40 @@ export async function autoAlign(opts: AutoAlignOptions): Promise<AutoAlignResult
       fg: fgF,
       bg: bgFull[Math.min(k, bgFull.length - 1)],
     }));
-    const refined = refineSpatial(pairs, initial, { content });
-    const runnerUp = coarse.runnerUp
+    let refined = refineSpatial(pairs, initial, { content });
+    let runnerUp: SpatialCandidate | null = coarse.runnerUp
       ? {
         ...coarse.runnerUp,
         x: Math.round(coarse.runnerUp.x * bx),
         y: Math.round(coarse.runnerUp.y * by),
       }
       : null;
+    // The coarse pass mostly gets the moments right even where its placement is off: search
+    // again at full resolution, one fg sample against every bg frame around its moment.
+    const step = bgIdx.length > 1 ? bgIdx[1] - bgIdx[0] : 1;
+    const half = Math.max(3, step);
+    for (let k = 0; k < fgSamples.length && refined.score < 0.97; k++) {
+      const center = bgIdx[coarse.bestBgForFg[k] ?? 0];
+      const win: number[] = [];
+      for (
+        let j = Math.max(0, center - half);
+        j <= Math.min(bg.frameCount - 1, center + half);
+        j++
+      ) {
+        win.push(j);
+      }
+      const frames = await grabGrayFrames(bg, win, { ffmpeg: tools.ffmpeg }, "bg");
+      if (frames.length === 0) continue;
+      const r = searchSpatial([fgSamples[k]], frames, searchOpts);
+      progress.log(
+        `spatial: fg frame ${fgIdx[k]} vs bg ${win[0]}..${win[win.length - 1]}: x=${r.best.x} ` +
+          `y=${r.best.y} scale=${r.best.scale.toFixed(4)} ncc=${fmt(r.best.score)}`,
+      );
+      if (r.best.score > refined.score) {
+        refined = r.best;
+        runnerUp = r.runnerUp;
+      }
+    }
     const sp = toSpatial(refined, hasBars ? content : null, runnerUp);
     progress.log(
       `spatial: x=${sp.x} y=${sp.y} scale=${sp.scale.toFixed(4)} ncc=${fmt(sp.confidence)}`,

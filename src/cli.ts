@@ -14,6 +14,7 @@ import {
   summarize,
 } from "./alignment.ts";
 import { autoAlign } from "./auto_align.ts";
+import type { Backend } from "./backend.ts";
 import { type AudioMode, composite } from "./composite.ts";
 import { ExitCode, usageError, VidkompyError } from "./errors.ts";
 import { checkEncoder } from "./encode.ts";
@@ -62,6 +63,8 @@ interface CommonOptions {
   margin: number;
   force?: boolean;
   unscaled?: boolean;
+  backend: string;
+  model?: string;
 }
 
 function progressFor(o: CommonOptions): ProgressSink {
@@ -166,6 +169,8 @@ async function buildAlignment(
     margin: o.margin,
     force: o.force ?? false,
     unscaledOnly: o.unscaled ?? false,
+    backend: o.backend as Backend,
+    model: o.model,
     progress,
   });
   return { alignment: res.alignment, stages: res.stages, backend: res.backend };
@@ -220,7 +225,15 @@ function addCommon<T extends Command>(cmd: T) {
     .option("-v, --verbose", "log details and full errors")
     .option("-q, --quiet", "no progress output")
     .option("--ffmpeg <path>", "ffmpeg executable (else $VIDKOMPY_FFMPEG, else PATH)")
-    .option("--ffprobe <path>", "ffprobe executable (else $VIDKOMPY_FFPROBE, else PATH)");
+    .option("--ffprobe <path>", "ffprobe executable (else $VIDKOMPY_FFPROBE, else PATH)")
+    .addOption(
+      new Option("--backend <name>", "embedding compute: auto, webgpu or cpu")
+        .choices(["auto", "webgpu", "cpu"] as const).default("auto" as const),
+    )
+    .option(
+      "--model <file.onnx>",
+      "your own embedding network (ONNX: 1x1x64x64 gray in, vector out)",
+    );
 }
 
 /** Builds the commander program (exported for tests). */

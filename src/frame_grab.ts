@@ -43,6 +43,9 @@ export async function grabGrayFrames(
   const uniq = [...new Set(indices)].sort((a, b) => a - b);
   const width = opts.width ?? opts.crop?.width ?? info.width;
   const height = opts.height ?? opts.crop?.height ?? info.height;
+  // ffmpeg's expression parser fails on very long select expressions: beyond a few dozen
+  // frames, decode them all and keep the wanted ones here.
+  const useSelect = uniq.length <= 40;
   const reader = FrameReader.open({
     ffmpeg: opts.ffmpeg,
     info,
@@ -50,15 +53,25 @@ export async function grabGrayFrames(
     width,
     height,
     crop: opts.crop,
-    select: uniq,
+    select: useSelect ? uniq : undefined,
     scaler: "area",
   }, role);
   const got = new Map<number, GrayImage>();
   try {
-    for (const idx of uniq) {
-      const f = await reader.read();
-      if (!f) break;
-      got.set(idx, { width, height, data: f.slice() });
+    if (useSelect) {
+      for (const idx of uniq) {
+        const f = await reader.read();
+        if (!f) break;
+        got.set(idx, { width, height, data: f.slice() });
+      }
+    } else {
+      const wanted = new Set(uniq);
+      const last = uniq[uniq.length - 1];
+      for (let n = 0; n <= last; n++) {
+        const f = await reader.read();
+        if (!f) break;
+        if (wanted.has(n)) got.set(n, { width, height, data: f.slice() });
+      }
     }
   } finally {
     await reader.close();

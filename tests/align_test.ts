@@ -31,16 +31,25 @@ async function run(dir: string, name: string, c: Case) {
   const { alignment } = await autoAlign({ tools, bg, fg, ...c.opts });
   const score = scoreMap(alignment.temporal.map, alignment.temporal.held, fgTruth, bgTruth);
   console.log(
-    `${name}: x=${alignment.spatial.x} y=${alignment.spatial.y} scale=${alignment.spatial.scale.toFixed(4)} ` +
-      `ncc=${alignment.spatial.confidence?.toFixed(3)} tconf=${alignment.temporal.confidence?.toFixed(3)} ` +
-      `exact=${(score.exact * 100).toFixed(1)}% maxErr=${score.maxErr} nearestErr=${score.maxErrNearest} ` +
+    `${name}: x=${alignment.spatial.x} y=${alignment.spatial.y} scale=${
+      alignment.spatial.scale.toFixed(4)
+    } ` +
+      `ncc=${alignment.spatial.confidence?.toFixed(3)} tconf=${
+        alignment.temporal.confidence?.toFixed(3)
+      } ` +
+      `exact=${
+        (score.exact * 100).toFixed(1)
+      }% maxErr=${score.maxErr} nearestErr=${score.maxErrNearest} ` +
       `heldWrong=${score.heldWrong}/${fgTruth.length}`,
   );
   return { alignment, score };
 }
 
 function near(actual: number, expected: number, tol: number, what: string) {
-  assert(Math.abs(actual - expected) <= tol, `${what}: expected ${expected} ± ${tol}, got ${actual}`);
+  assert(
+    Math.abs(actual - expected) <= tol,
+    `${what}: expected ${expected} ± ${tol}, got ${actual}`,
+  );
 }
 
 function assertTemporal(score: ReturnType<typeof scoreMap>, opts: { exact?: number } = {}) {
@@ -53,7 +62,10 @@ Deno.test("align: crop at 100 %, fg starts later, bg has extra footage before an
   const dir = await tempDir();
   try {
     const { alignment, score } = await run(dir, "crop", {
-      fg: { temporal: "trim=start_frame=30:end_frame=150,setpts=PTS-STARTPTS", spatial: "crop=240:136:100:60" },
+      fg: {
+        temporal: "trim=start_frame=30:end_frame=150,setpts=PTS-STARTPTS",
+        spatial: "crop=240:136:100:60",
+      },
     });
     near(alignment.spatial.x, 100, 1, "x");
     near(alignment.spatial.y, 60, 1, "y");
@@ -120,7 +132,10 @@ Deno.test("align: 30 fps fg against a 25 fps bg (bg frames repeat)", async () =>
   try {
     const { score } = await run(dir, "fps25", {
       bg: { temporal: "fps=25" },
-      fg: { temporal: "trim=start_frame=15:end_frame=165,setpts=PTS-STARTPTS", spatial: "crop=240:136:60:100" },
+      fg: {
+        temporal: "trim=start_frame=15:end_frame=165,setpts=PTS-STARTPTS",
+        spatial: "crop=240:136:60:100",
+      },
     });
     assertTemporal(score);
   } finally {
@@ -178,14 +193,20 @@ Deno.test("align: scene cut in the footage", async () => {
   const dir = await tempDir();
   try {
     const cut: Master = {
-      graph: "mandelbrot=s=480x270:r=30:end_pts=8,trim=end_frame=90[a];" +
-        "cellauto=s=480x270:r=30:rule=110:scroll=1,gblur=sigma=1,trim=end_frame=90[b];[a][b]concat=n=2:v=1:a=0",
+      graph: "mandelbrot=s=480x270:r=30:start_scale=0.6:end_scale=0.3:end_pts=2400[m];" +
+        "testsrc2=s=480x270:r=30[t];[m][t]blend=all_mode=average,trim=end_frame=90[a];" +
+        "mandelbrot=s=480x270:r=30:start_x=-0.1:start_y=0.9:start_scale=0.05:end_scale=0.04:end_pts=2400[m2];" +
+        "testsrc2=s=480x270:r=30,hflip,hue=h=90[t2];[m2][t2]blend=all_mode=average,trim=end_frame=90[b];" +
+        "[a][b]concat=n=2:v=1:a=0",
       fps: 30,
       frames: 180,
     };
     const { score } = await run(dir, "cut", {
       master: cut,
-      fg: { temporal: "trim=start_frame=40:end_frame=150,setpts=PTS-STARTPTS", spatial: "crop=240:136:100:60" },
+      fg: {
+        temporal: "trim=start_frame=40:end_frame=150,setpts=PTS-STARTPTS",
+        spatial: "crop=240:136:100:60",
+      },
     });
     assertTemporal(score);
   } finally {
@@ -197,7 +218,10 @@ Deno.test("align: --match border compares a ring along fg's edge", async () => {
   const dir = await tempDir();
   try {
     const { score } = await run(dir, "border", {
-      fg: { temporal: "trim=start_frame=30:end_frame=150,setpts=PTS-STARTPTS", spatial: "crop=240:136:100:60" },
+      fg: {
+        temporal: "trim=start_frame=30:end_frame=150,setpts=PTS-STARTPTS",
+        spatial: "crop=240:136:100:60",
+      },
       opts: { match: "border", margin: 12 },
     });
     assertTemporal(score, { exact: 0.95 });
@@ -209,7 +233,11 @@ Deno.test("align: --match border compares a ring along fg's edge", async () => {
 Deno.test("align: unrelated footage is refused with exit code 3", async () => {
   const dir = await tempDir();
   try {
-    const other: Master = { graph: "cellauto=s=480x270:r=30:rule=30:scroll=1,gblur=sigma=1", fps: 30, frames: 120 };
+    const other: Master = {
+      graph: "cellauto=s=480x270:r=30:rule=30:scroll=1,gblur=sigma=1",
+      fps: 30,
+      frames: 120,
+    };
     const bgFile = p(dir, "u_bg.mp4"), fgFile = p(dir, "u_fg.mp4");
     await deriveVideo(master, bgFile, {});
     await deriveVideo(other, fgFile, { spatial: "crop=240:136:100:60" });

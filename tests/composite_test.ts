@@ -23,7 +23,11 @@ import {
 
 const tools = resolveTools();
 
-async function setup(dir: string, fgOpts: Partial<Parameters<typeof makeTexturedFg>[1]> = {}, bgAudio?: string) {
+async function setup(
+  dir: string,
+  fgOpts: Partial<Parameters<typeof makeTexturedFg>[1]> = {},
+  bgAudio?: string,
+) {
   const bgFile = p(dir, "bg.mp4"), fgFile = p(dir, "fg.mp4");
   await makeNumberedBg(bgFile, { width: 320, height: 240, fps: 25, frames: 70, audio: bgAudio });
   await makeTexturedFg(fgFile, { width: 128, height: 96, fps: 25, frames: 40, ...fgOpts });
@@ -44,7 +48,15 @@ Deno.test("composite: one output frame per fg frame at fg's timestamps, fg pixel
       spatial: manualSpatial(fg, 40, 30, 1),
       temporal: offsetTemporal(fg, bg, 0.4),
     };
-    const res = await composite({ tools, bg, fg, alignment, output: out, crf: 10, preset: "ultrafast" });
+    const res = await composite({
+      tools,
+      bg,
+      fg,
+      alignment,
+      output: out,
+      crf: 10,
+      preset: "ultrafast",
+    });
     assertEquals(res.frames, 40);
     const ft = await frameTimes(p(dir, "fg.mp4"));
     const ot = await frameTimes(out);
@@ -59,7 +71,9 @@ Deno.test("composite: one output frame per fg frame at fg's timestamps, fg pixel
       assertEquals(bgIndexFromLuma(luma), i + 10, `frame ${i}`);
       // the pasted region is fg's pixels up to codec loss
       const crop = new Uint8Array(128 * 96);
-      for (let y = 0; y < 96; y++) crop.set(outFrames[i].subarray((30 + y) * 320 + 40, (30 + y) * 320 + 168), y * 128);
+      for (let y = 0; y < 96; y++) {
+        crop.set(outFrames[i].subarray((30 + y) * 320 + 40, (30 + y) * 320 + 168), y * 128);
+      }
       assert(meanAbsDiff(crop, fgFrames[i]) < 4, `fg pixels differ at frame ${i}`);
     }
     assertEquals(listDir(dir), ["bg.mp4", "fg.mp4", "out.mp4"]);
@@ -74,7 +88,10 @@ Deno.test("composite: scaled fg and a non-uniform frame map; fg past bg's end ho
     const { bg, fg } = await setup(dir);
     const out = p(dir, "out.mp4");
     // drop-like map: repeat and skip bg frames, and run past bg's end (70 frames)
-    const map = Array.from({ length: 40 }, (_, i) => Math.min(69, i < 20 ? Math.floor(i * 1.5) : 30 + i * 2));
+    const map = Array.from(
+      { length: 40 },
+      (_, i) => Math.min(69, i < 20 ? Math.floor(i * 1.5) : 30 + i * 2),
+    );
     const alignment = {
       vidkompy: 1 as const,
       bg: summarize(bg),
@@ -82,11 +99,31 @@ Deno.test("composite: scaled fg and a non-uniform frame map; fg past bg's end ho
       spatial: manualSpatial(fg, 100, 20, 0.5),
       temporal: { offset: 0, rate: 1, confidence: null, map, method: "file" },
     };
-    const res = await composite({ tools, bg, fg, alignment, output: out, crf: 10, preset: "ultrafast" });
+    const res = await composite({
+      tools,
+      bg,
+      fg,
+      alignment,
+      output: out,
+      crf: 10,
+      preset: "ultrafast",
+    });
     assertEquals(res.frames, 40);
     const outFrames = await grayFrames(out, 320, 240);
     const small = p(dir, "small.mp4");
-    await ffmpeg(["-i", p(dir, "fg.mp4"), "-vf", "scale=64:48:flags=bicubic", "-c:v", "libx264", "-crf", "4", "-preset", "ultrafast", small]);
+    await ffmpeg([
+      "-i",
+      p(dir, "fg.mp4"),
+      "-vf",
+      "scale=64:48:flags=bicubic",
+      "-c:v",
+      "libx264",
+      "-crf",
+      "4",
+      "-preset",
+      "ultrafast",
+      small,
+    ]);
     const fgSmall = await grayFrames(small, 64, 48);
     for (let i = 0; i < 40; i++) {
       const luma = regionMean(outFrames[i], 320, 250, 200, 40, 30);
@@ -95,7 +132,9 @@ Deno.test("composite: scaled fg and a non-uniform frame map; fg past bg's end ho
     // the footprint (64x48 at 100,20) holds fg scaled to half size
     for (const i of [3, 17, 31]) {
       const crop = new Uint8Array(64 * 48);
-      for (let y = 0; y < 48; y++) crop.set(outFrames[i].subarray((20 + y) * 320 + 100, (20 + y) * 320 + 164), y * 64);
+      for (let y = 0; y < 48; y++) {
+        crop.set(outFrames[i].subarray((20 + y) * 320 + 100, (20 + y) * 320 + 164), y * 64);
+      }
       assert(meanAbsDiff(crop, fgSmall[i]) < 6, `scaled fg pixels differ at frame ${i}`);
     }
   } finally {
@@ -117,7 +156,15 @@ Deno.test("composite: audio from fg, or bg's shifted into sync", async () => {
       temporal: offsetTemporal(fg, bg, 1.2),
     };
     const out = p(dir, "out.mp4");
-    const res = await composite({ tools, bg, fg, alignment, output: out, crf: 20, preset: "ultrafast" });
+    const res = await composite({
+      tools,
+      bg,
+      fg,
+      alignment,
+      output: out,
+      crf: 20,
+      preset: "ultrafast",
+    });
     assertEquals(res.audio, "bg");
     const a = await audioSamples(out);
     const first = a.findIndex((v) => Math.abs(v) > 0.2);
@@ -125,14 +172,35 @@ Deno.test("composite: audio from fg, or bg's shifted into sync", async () => {
     assertAlmostEquals(first / 8000, 0.8, 0.03);
     // fg audio wins when fg has some
     const fgA = p(dir, "fga.mp4");
-    await makeTexturedFg(fgA, { width: 128, height: 96, fps: 25, frames: 40, audio: "sine=f=440:d=2" });
+    await makeTexturedFg(fgA, {
+      width: 128,
+      height: 96,
+      fps: 25,
+      frames: 40,
+      audio: "sine=f=440:d=2",
+    });
     const fg2 = await probeVideo(tools.ffprobe, fgA, "fg");
     const out2 = p(dir, "out2.mp4");
-    const res2 = await composite({ tools, bg, fg: fg2, alignment: { ...alignment, fg: summarize(fg2) }, output: out2, preset: "ultrafast" });
+    const res2 = await composite({
+      tools,
+      bg,
+      fg: fg2,
+      alignment: { ...alignment, fg: summarize(fg2) },
+      output: out2,
+      preset: "ultrafast",
+    });
     assertEquals(res2.audio, "fg");
     const a2 = await audioSamples(out2);
     assert(a2.length > 8000 * 1.4, "fg audio too short");
-    const res3 = await composite({ tools, bg, fg, alignment, output: p(dir, "out3.mp4"), preset: "ultrafast", audio: "none" });
+    const res3 = await composite({
+      tools,
+      bg,
+      fg,
+      alignment,
+      output: p(dir, "out3.mp4"),
+      preset: "ultrafast",
+      audio: "none",
+    });
     assertEquals(res3.audio, "none");
     assertEquals((await ffprobe3(p(dir, "out3.mp4"))).includes("audio"), false);
   } finally {
@@ -141,7 +209,10 @@ Deno.test("composite: audio from fg, or bg's shifted into sync", async () => {
 });
 
 async function ffprobe3(file: string): Promise<string> {
-  const out = await new Deno.Command("ffprobe", { args: ["-v", "error", "-show_entries", "stream=codec_type", "-of", "csv=p=0", file], stdout: "piped" }).output();
+  const out = await new Deno.Command("ffprobe", {
+    args: ["-v", "error", "-show_entries", "stream=codec_type", "-of", "csv=p=0", file],
+    stdout: "piped",
+  }).output();
   return new TextDecoder().decode(out.stdout);
 }
 
@@ -201,7 +272,13 @@ Deno.test("composite: rotated fg is used upright", async () => {
       tools,
       bg,
       fg,
-      alignment: { vidkompy: 1, bg: summarize(bg), fg: summarize(fg), spatial: manualSpatial(fg, 20, 50, 1), temporal: offsetTemporal(fg, bg, 0) },
+      alignment: {
+        vidkompy: 1,
+        bg: summarize(bg),
+        fg: summarize(fg),
+        spatial: manualSpatial(fg, 20, 50, 1),
+        temporal: offsetTemporal(fg, bg, 0),
+      },
       output: out,
       preset: "ultrafast",
       crf: 8,
@@ -226,7 +303,9 @@ Deno.test("composite: an encoder failure leaves no output, no temp file and no f
       spatial: manualSpatial(fg, 0, 0, 1),
       temporal: offsetTemporal(fg, bg, 0),
     };
-    await assertRejects(() => composite({ tools, bg, fg, alignment, output: out, codec: "no_such_codec" }));
+    await assertRejects(() =>
+      composite({ tools, bg, fg, alignment, output: out, codec: "no_such_codec" })
+    );
     assertEquals(listDir(dir), ["bg.mp4", "fg.mp4"]);
     assertEquals(liveChildCount(), 0);
   } finally {

@@ -18,12 +18,16 @@ export interface Master {
   frames: number;
 }
 
-/** A textured, zooming master (mandelbrot) of `frames` frames at `fps`, size `w`x`h`. */
+/**
+ * A textured master of `frames` frames at `fps`, size `w`x`h`, like a static camera on a busy
+ * scene: a slowly zooming fractal (texture everywhere) blended with testsrc2's moving objects,
+ * plus per-frame grain.
+ */
 export function mandelbrotMaster(w: number, h: number, fps: number, frames: number): Master {
   return {
-    graph: `mandelbrot=s=${w}x${h}:r=${fps}:start_scale=1.5:end_scale=0.05:end_pts=${
-      Math.round((frames / fps) * 240)
-    },noise=alls=3:allf=t`,
+    graph: `mandelbrot=s=${w}x${h}:r=${fps}:start_scale=0.6:end_scale=0.3:end_pts=${
+      Math.round((frames / fps) * 400)
+    }[a];testsrc2=s=${w}x${h}:r=${fps}[b];[a][b]blend=all_mode=average,noise=alls=3:allf=t`,
     fps,
     frames,
   };
@@ -35,7 +39,8 @@ export async function deriveVideo(
   out: string,
   opts: { temporal?: string; spatial?: string; crf?: number; extra?: string[]; preOut?: string[] },
 ): Promise<number[]> {
-  const chain = [`trim=end_frame=${master.frames}`, opts.temporal, opts.spatial].filter(Boolean).join(",");
+  const chain = [`trim=end_frame=${master.frames}`, opts.temporal, opts.spatial].filter(Boolean)
+    .join(",");
   await ffmpeg([
     "-f",
     "lavfi",
