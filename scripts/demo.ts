@@ -3,7 +3,7 @@
  * vidkompy find the alignment and composite it, and prints where the result is.
  *
  * bg: 960x540 @ 30 fps, 8 s, textured and moving, with a 440 Hz tone.
- * fg: a 480x270 crop of bg at (240, 135), starting 1.5 s into bg, 5 s long, brightened,
+ * fg: a 480x270 crop of bg at (240, 136), starting 1.5 s into bg, 5 s long, brightened,
  *     without audio (so the output takes bg's audio shifted into sync).
  * @module
  */
@@ -59,7 +59,7 @@ if (import.meta.main) {
     "5",
     "-an",
     "-vf",
-    "crop=480:270:240:135,eq=brightness=0.06:contrast=1.1",
+    "crop=480:270:240:136,eq=brightness=0.06:contrast=1.1",
     "-c:v",
     "libx264",
     "-crf",
@@ -70,7 +70,7 @@ if (import.meta.main) {
     "yuv420p",
     fg,
   ]);
-  console.error("expected: x=240 y=135 scale=1, time offset 1.5 s");
+  console.error("expected: x=240 y=136 scale=1, time offset 1.5 s");
   const code = await runCli([
     "comp",
     "--bg",
