@@ -251,3 +251,33 @@ Deno.test("align: unrelated footage is refused with exit code 3", async () => {
     await cleanup(dir);
   }
 });
+
+Deno.test("align: CPU and WebGPU embedding backends give the same alignment", async (t) => {
+  const { acquireGpu, gpuUnavailableReason } = await import("../src/gpu/device.ts");
+  const gpu = await acquireGpu();
+  if (!gpu) {
+    console.log(`skipped: no WebGPU adapter (${gpuUnavailableReason()})`);
+    return;
+  }
+  const dir = await tempDir();
+  try {
+    const bgFile = p(dir, "b_bg.mp4"), fgFile = p(dir, "b_fg.mp4");
+    await deriveVideo(master, bgFile, {});
+    await deriveVideo(master, fgFile, {
+      temporal: "trim=start_frame=30:end_frame=150,setpts=PTS-STARTPTS,fps=24",
+      spatial: "crop=240:136:100:60",
+    });
+    const bg = await probeVideo(tools.ffprobe, bgFile, "bg");
+    const fg = await probeVideo(tools.ffprobe, fgFile, "fg");
+    const cpu = await autoAlign({ tools, bg, fg, backend: "cpu" });
+    const web = await autoAlign({ tools, bg, fg, backend: "webgpu" });
+    await t.step("backends ran", () => {
+      assertEquals(cpu.backend.embedding, "cpu");
+      assertEquals(web.backend.embedding, "webgpu");
+    });
+    assertEquals(web.alignment.spatial, cpu.alignment.spatial);
+    assertEquals(web.alignment.temporal.map, cpu.alignment.temporal.map);
+  } finally {
+    await cleanup(dir);
+  }
+});
