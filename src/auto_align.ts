@@ -337,7 +337,7 @@ export async function autoAlign(opts: AutoAlignOptions): Promise<AutoAlignResult
     progress.log("spatial: searching fg inside bg …");
     const f = Math.max(1, bg.width / 320);
     const rw = (w: number) => Math.max(8, Math.round(w / f));
-    const bgCount = Math.min(bg.frameCount, 150);
+    const bgCount = Math.min(bg.frameCount, 60);
     const bgIdx = spreadIndices(bg.frameCount, bgCount, 0, 1);
     const [fgSmall, bgSmall] = await Promise.all([
       grabGrayFrames(fg, fgIdx, {
@@ -366,7 +366,13 @@ export async function autoAlign(opts: AutoAlignOptions): Promise<AutoAlignResult
     };
     let coarse;
     try {
+      const tc = performance.now();
       coarse = searchSpatial(fgSmall, bgSmall, coarseOpts);
+      progress.log(
+        `spatial: coarse search ${
+          ((performance.now() - tc) / 1000).toFixed(2)
+        } s over ${bgSmall.length} bg frames`,
+      );
     } catch (e) {
       if (e instanceof RangeError) {
         throw new VidkompyError(
