@@ -18,6 +18,7 @@ import type { Backend } from "./backend.ts";
 import { type AudioMode, composite } from "./composite.ts";
 import { ExitCode, usageError, VidkompyError } from "./errors.ts";
 import { checkEncoder } from "./encode.ts";
+import { findImage } from "./find.ts";
 import { AtomicOutput, checkOutput, defaultOutputName } from "./output_path.ts";
 import { MAX_DIMENSION, MAX_PIXELS, probeBoth, type VideoInfo } from "./probe.ts";
 import { type ProgressSink, silentProgress, StderrProgress } from "./progress.ts";
@@ -398,6 +399,71 @@ Examples:
       }
     });
 
+  program
+    .command("find")
+    .description("find an image or a video frame (needle) inside another image or video")
+    .argument("<needle>", "the picture to look for (png/jpg/webp/…, or a video)")
+    .argument("<haystack>", "the picture to look in (image or video)")
+    .option(
+      "--precision <n>",
+      "0 (fast) … 4 (thorough)",
+      parseInteger("--precision", 0, 4),
+      2,
+    )
+    .option("--unscaled", "search only 100 % scale")
+    .option(
+      "--frame <n>",
+      "frame of a needle video (default: its middle frame)",
+      parseInteger("--frame", 0),
+    )
+    .option(
+      "--haystack-frame <n>",
+      "frame of a haystack video (default: its middle frame)",
+      parseInteger("--haystack-frame", 0),
+    )
+    .option("--force", "exit 0 even when the confidence is below 0.4")
+    .option("--json", "print a machine-readable report on stdout")
+    .option("-v, --verbose", "log details and full errors")
+    .option("-q, --quiet", "no log output")
+    .option("--ffmpeg <path>", "ffmpeg executable (else $VIDKOMPY_FFMPEG, else PATH)")
+    .option("--ffprobe <path>", "ffprobe executable (else $VIDKOMPY_FFPROBE, else PATH)")
+    .addHelpText(
+      "after",
+      `
+Prints x, y (needle's top-left in haystack pixels), scale and confidence; exit 3 when the
+confidence is below 0.4 (not found) unless --force.
+
+Examples:
+  vidkompy find logo.png frame.jpg
+  vidkompy find crop.mp4 wide.mp4 --frame 100 --haystack-frame 160 --json`,
+    )
+    .action(async (needle, haystack, o) => {
+      const tools = resolveTools({ ffmpeg: o.ffmpeg, ffprobe: o.ffprobe });
+      const r = await findImage({
+        tools,
+        needle,
+        haystack,
+        precision: o.precision,
+        unscaled: o.unscaled ?? false,
+        needleFrame: o.frame,
+        haystackFrame: o.haystackFrame,
+      });
+      if (o.json) {
+        writeJson({ vidkompy: VERSION, command: "find", ...r });
+      } else {
+        console.log(
+          `x=${r.x} y=${r.y} scale=${r.scale.toFixed(4)} confidence=${r.confidence.toFixed(3)}`,
+        );
+      }
+      if (!r.found && !o.force) {
+        throw new VidkompyError(
+          `needle not found in haystack (best confidence ${r.confidence.toFixed(3)} < 0.4); ` +
+            "check the inputs, try --precision 4, or pass --force to accept the best guess",
+          ExitCode.NoAlignment,
+        );
+      }
+    });
+
   return program;
 }
 
@@ -410,7 +476,7 @@ function oneLine(s: string): string {
 function subcommandOf(args: string[]): string {
   for (const a of args) {
     if (a === "--") break;
-    if (a === "comp" || a === "align") return a + " ";
+    if (a === "comp" || a === "align" || a === "find") return a + " ";
   }
   return "";
 }
