@@ -19,6 +19,7 @@ import { type AudioMode, composite } from "./composite.ts";
 import { ExitCode, usageError, VidkompyError } from "./errors.ts";
 import { checkEncoder } from "./encode.ts";
 import { findImage } from "./find.ts";
+import { writePreview } from "./preview.ts";
 import { AtomicOutput, checkOutput, defaultOutputName } from "./output_path.ts";
 import { MAX_DIMENSION, MAX_PIXELS, probeBoth, type VideoInfo } from "./probe.ts";
 import { type ProgressSink, silentProgress, StderrProgress } from "./progress.ts";
@@ -66,6 +67,24 @@ interface CommonOptions {
   unscaled?: boolean;
   backend: string;
   model?: string;
+  preview?: string;
+  overwrite?: boolean;
+}
+
+/** Checks and reserves the `--preview` target (null without the option). */
+function checkPreview(o: CommonOptions, others: string[]): string | null {
+  if (!o.preview) return null;
+  const target = checkOutput(
+    o.preview,
+    [
+      { role: "bg", path: o.bg },
+      { role: "fg", path: o.fg },
+      ...others.map((p) => ({ role: "output", path: p })),
+    ],
+    o.overwrite ?? false,
+  );
+  new AtomicOutput(target).discard();
+  return target;
 }
 
 function progressFor(o: CommonOptions): ProgressSink {
@@ -234,6 +253,10 @@ function addCommon<T extends Command>(cmd: T) {
     .option(
       "--model <file.onnx>",
       "your own embedding network (ONNX: 1x1x64x64 gray in, vector out)",
+    )
+    .option(
+      "--preview <file.png>",
+      "also write a PNG: fg's outline on a bg frame and the time map",
     );
 }
 
@@ -303,6 +326,7 @@ Examples:
       );
       // reserve the output early: fail before minutes of analysis if the folder is not writable
       new AtomicOutput(target).discard();
+      const previewTarget = checkPreview(o, [target]);
       const encoderError = await encoderProblem;
       if (encoderError) throw encoderError;
       const tProbe = (performance.now() - t0) / 1000;
@@ -321,6 +345,7 @@ Examples:
         trim: o.trim ?? false,
         progress,
       });
+      if (previewTarget) await writePreview(tools, bg, alignment, previewTarget);
       if (o.json) {
         writeJson({
           vidkompy: VERSION,
@@ -361,7 +386,9 @@ Examples:
         );
         new AtomicOutput(target).discard();
       }
+      const previewTarget = checkPreview(o, target ? [target] : []);
       const { alignment, stages, backend } = await buildAlignment(o, tools, bg, fg, progress);
+      if (previewTarget) await writePreview(tools, bg, alignment, previewTarget);
       const text = alignmentToJson(alignment);
       if (target) {
         const out = new AtomicOutput(target);

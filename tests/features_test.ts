@@ -7,6 +7,8 @@
  */
 import { assert, assertAlmostEquals, assertEquals } from "./assert.ts";
 import { runCli } from "../src/cli.ts";
+import { findImage } from "../src/find.ts";
+import { resolveTools } from "../src/tools.ts";
 import {
   audioSamples,
   bgIndexFromLuma,
@@ -259,6 +261,158 @@ Deno.test("features: --trim keeps only fg frames with bg content, audio cut to m
     assertEquals(await cli("comp", "--bg", bg, "--fg", fg, "-o", full, ...base), 0);
     assertEquals((await grayFrames(full, 160, 120)).length, 40);
     assertEquals(listDir(dir), ["bg.mp4", "fg.mp4", "full.mp4", "trim.mp4"]);
+  } finally {
+    await cleanup(dir);
+  }
+});
+
+Deno.test("features: find locates a crop, a scaled crop and a video frame; unrelated → exit 3", async () => {
+  const dir = await tempDir();
+  const tools = resolveTools();
+  try {
+    const hay = p(dir, "hay.png");
+    await ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=320x240", "-frames:v", "1", hay]);
+    await ffmpeg(["-i", hay, "-vf", "crop=80:60:100:70", p(dir, "crop.png")]);
+    // 120x90 at 60,50 shrunk to 80x60: footprint 120x90, scale 1.5
+    await ffmpeg(["-i", hay, "-vf", "crop=120:90:60:50,scale=80:60", p(dir, "big.png")]);
+    // 80x60 at 100,70 enlarged to 120x90 (jpg): scale 2/3
+    await ffmpeg([
+      "-i",
+      hay,
+      "-vf",
+      "crop=80:60:100:70,scale=120:90",
+      "-q:v",
+      "2",
+      p(dir, "up.jpg"),
+    ]);
+    await ffmpeg([
+      "-f",
+      "lavfi",
+      "-i",
+      "mandelbrot=s=100x80",
+      "-frames:v",
+      "1",
+      p(dir, "other.webp"),
+    ]);
+    const exact = await findImage({ tools, needle: p(dir, "crop.png"), haystack: hay });
+    assertEquals([exact.x, exact.y, exact.width, exact.height], [100, 70, 80, 60]);
+    assertAlmostEquals(exact.scale, 1, 1e-9);
+    assert(exact.confidence > 0.9 && exact.found, `confidence ${exact.confidence}`);
+    assertEquals(exact.needle.kind, "image");
+    const up = await findImage({ tools, needle: p(dir, "up.jpg"), haystack: hay });
+    assertAlmostEquals(up.x, 100, 1, "scaled x");
+    assertAlmostEquals(up.y, 70, 1, "scaled y");
+    assertAlmostEquals(up.scale, 2 / 3, 0.02, "scale 2/3");
+    const big = await findImage({
+      tools,
+      needle: p(dir, "big.png"),
+      haystack: hay,
+      precision: 4,
+    });
+    assertAlmostEquals(big.x, 60, 1, "x at scale 1.5");
+    assertAlmostEquals(big.y, 50, 1, "y at scale 1.5");
+    assertAlmostEquals(big.scale, 1.5, 0.03, "scale 1.5");
+    // a video haystack: its middle frame (testsrc2 moves, so only that frame matches)
+    const vid = p(dir, "hay.mp4");
+    await makeTexturedFg(vid, { width: 320, height: 240, fps: 25, frames: 9 });
+    await ffmpeg([
+      "-i",
+      vid,
+      "-vf",
+      "select=eq(n\\,4),crop=96:72:150:100",
+      "-frames:v",
+      "1",
+      p(dir, "f4.png"),
+    ]);
+    const v = await findImage({ tools, needle: p(dir, "f4.png"), haystack: vid });
+    assertEquals([v.x, v.y, v.haystack.frame, v.haystack.kind], [150, 100, 4, "video"]);
+    // the CLI: exit 0 when found, 3 when not (unless --force), 2 for a bad --precision
+    assertEquals(await cli("find", p(dir, "crop.png"), hay, "-q"), 0);
+    assertEquals(await cli("find", p(dir, "crop.png"), hay, "--unscaled", "--precision", "0"), 0);
+    assertEquals(await cli("find", p(dir, "other.webp"), hay), 3);
+    assertEquals(await cli("find", p(dir, "other.webp"), hay, "--force"), 0);
+    assertEquals(await cli("find", p(dir, "crop.png"), hay, "--precision", "5"), 2);
+    assertEquals(await cli("find", p(dir, "crop.png"), vid, "--haystack-frame", "99"), 2);
+    assertEquals(await cli("find", p(dir, "missing.png"), hay), 1);
+  } finally {
+    await cleanup(dir);
+  }
+});
+
+/** Decodes a PNG to rgb24; returns size and bytes. */
+async function readPng(file: string): Promise<{ width: number; height: number; data: Uint8Array }> {
+  const [width, height] = (await ffprobe([
+    "-show_entries",
+    "stream=width,height",
+    "-of",
+    "csv=p=0",
+    file,
+  ])).trim().split(",").map(Number);
+  const out = await new Deno.Command("ffmpeg", {
+    args: ["-v", "error", "-i", file, "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"],
+    stdout: "piped",
+  }).output();
+  return { width, height, data: out.stdout };
+}
+
+Deno.test("features: --preview draws fg's outline on the bg frame and the time map", async () => {
+  const dir = await tempDir();
+  try {
+    const bg = p(dir, "bg.mp4"), fg = p(dir, "fg.mp4");
+    await makeNumberedBg(bg, { width: 160, height: 120, fps: 25, frames: 20 });
+    await makeTexturedFg(fg, { width: 64, height: 48, fps: 25, frames: 30 });
+    const out = p(dir, "out.mp4"), png = p(dir, "prev.png"), png2 = p(dir, "align.png");
+    const known = ["--x", "40", "--y", "30", "--time-offset", "0.2", ...FAST];
+    assertEquals(
+      await cli("comp", "--bg", bg, "--fg", fg, "-o", out, "--preview", png, ...known),
+      0,
+    );
+    const img = await readPng(png);
+    assertEquals([img.width, img.height], [160, 120 + 160]);
+    const px = (
+      x: number,
+      y: number,
+    ) => [...img.data.subarray((y * 160 + x) * 3, (y * 160 + x) * 3 + 3)];
+    const yellow = [255, 230, 0];
+    // outline corners and edges where the placement says (40,30)-(103,77)
+    for (
+      const [x, y] of [[40, 30], [103, 30], [40, 77], [103, 77], [72, 30], [41, 50], [102, 60]]
+    ) {
+      assertEquals(px(x, y), yellow, `outline at ${x},${y}`);
+    }
+    assertEquals(px(72, 50)[0], px(72, 50)[2], "inside the outline: gray bg");
+    assertEquals(px(39, 50)[0], px(39, 50)[2], "outside the outline: gray bg");
+    // bg frame under fg's middle frame (14 + 5 = 19): luma of numbered frame 19
+    assertEquals(bgIndexFromLuma(px(10, 10)[0]), 19, "bg frame shown");
+    // the plot: the first fg frames map to bg 5.., the last ones run past bg's end (held, grey)
+    let grey = 0, scored = 0;
+    for (let y = 120; y < 280; y++) {
+      for (let x = 0; x < 160; x++) {
+        const c = px(x, y);
+        if (c[0] === 128 && c[1] === 128 && c[2] === 128) grey++;
+        if (c[0] === 60 && c[1] === 140 && c[2] === 255) scored++;
+      }
+    }
+    assert(grey > 0 && scored > 0, `plot points: ${grey} held, ${scored} matched`);
+    // align --preview too
+    assertEquals(
+      await cli(
+        "align",
+        "--bg",
+        bg,
+        "--fg",
+        fg,
+        "-o",
+        p(dir, "a.json"),
+        "--preview",
+        png2,
+        ...known.slice(0, 6),
+        "-q",
+      ),
+      0,
+    );
+    assertEquals((await readPng(png2)).width, 160);
+    assertEquals(listDir(dir), ["a.json", "align.png", "bg.mp4", "fg.mp4", "out.mp4", "prev.png"]);
   } finally {
     await cleanup(dir);
   }
