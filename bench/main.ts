@@ -1,7 +1,10 @@
 /**
- * `deno task bench [name …] [--seconds N] [--preset P]`: speed and accuracy benches.
- * Names: composite (1080p composite vs ffmpeg-only), accuracy (alignment accuracy table).
- * Writes bench/results.md as well as printing.
+ * `deno task bench [name …] [--seconds N] [--preset P] [--minutes M,…]`: speed and accuracy
+ * benches. Names: composite (1080p composite vs ffmpeg-only, known alignment), speed (automatic
+ * alignment end to end vs ffmpeg-only on 720p/1080p pairs), long (hour-long inputs: time and
+ * memory), neighbours (HNSW vs exact neighbour search), accuracy (alignment accuracy table),
+ * kernels (per-kernel and per-stage throughput, CPU vs WGSL; `--seconds` per cell, at most 2).
+ * Prints each table and replaces its section in bench/results.md (other sections are kept).
  * @module
  */
 import { parseArgs } from "node:util";
@@ -15,6 +18,7 @@ if (import.meta.main) {
       seconds: { type: "string", default: "30" },
       preset: { type: "string", default: "medium" },
       keep: { type: "boolean", default: false },
+      minutes: { type: "string", default: "60" },
     },
   });
   const names = positionals.length ? positionals : ["composite", "accuracy"];
@@ -31,6 +35,27 @@ if (import.meta.main) {
         sections.push(
           `## composite (1080p, ${values.seconds} s, libx264 ${values.preset})\n\n${t}`,
         );
+      } else if (name === "speed") {
+        const { speedBench } = await import("./speed_bench.ts");
+        const t = await speedBench({
+          dir,
+          preset: values.preset!,
+          seconds: Math.min(Number(values.seconds), 60),
+        });
+        sections.push(
+          `## speed: automatic alignment end to end (libx264 ${values.preset})\n\n${t}`,
+        );
+      } else if (name === "long") {
+        const { longBench } = await import("./long_bench.ts");
+        const minutesList = values.minutes!.split(",").map(Number);
+        sections.push(`## long inputs\n\n${await longBench({ dir, minutesList })}`);
+      } else if (name === "neighbours") {
+        const { neighbourBench } = await import("./neighbour_bench.ts");
+        sections.push(`## neighbour search (HNSW vs exact)\n\n${await neighbourBench()}`);
+      } else if (name === "kernels") {
+        const { kernelsBench } = await import("./kernels_bench.ts");
+        const t = await kernelsBench({ seconds: Math.min(Number(values.seconds), 2) });
+        sections.push(`## kernel throughput (CPU vs WGSL)\n\n${t}`);
       } else if (name === "accuracy") {
         const { accuracyBench } = await import("./accuracy_bench.ts");
         sections.push(`## alignment accuracy\n\n${await accuracyBench({ dir })}`);
@@ -43,8 +68,26 @@ if (import.meta.main) {
   } finally {
     if (!values.keep) await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
-  const md = `# vidkompy bench results\n\n${
-    new Date().toISOString()
-  }, ${navigator.hardwareConcurrency} cores\n\n${sections.join("\n\n")}\n`;
-  await Deno.writeTextFile(new URL("./results.md", import.meta.url), md);
+  await writeResults(sections);
+}
+
+/** Replaces (or appends) each `## title` section in bench/results.md, keeping the others. */
+async function writeResults(sections: string[]): Promise<void> {
+  const file = new URL("./results.md", import.meta.url);
+  let old = "";
+  try {
+    old = await Deno.readTextFile(file);
+  } catch {
+    // first run
+  }
+  const parts = old.split(/\n(?=## )/).slice(1).map((p) => p.trim());
+  const stamp = `_${new Date().toISOString()}, ${navigator.hardwareConcurrency} cores_`;
+  for (const sec of sections) {
+    const title = sec.split("\n")[0];
+    const body = `${title}\n\n${stamp}\n\n${sec.slice(title.length).trim()}`;
+    const at = parts.findIndex((p) => p.split("\n")[0] === title);
+    if (at >= 0) parts[at] = body;
+    else parts.push(body);
+  }
+  await Deno.writeTextFile(file, `# vidkompy bench results\n\n${parts.join("\n\n")}\n`);
 }

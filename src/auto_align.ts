@@ -11,22 +11,32 @@ import {
   summarize,
   type TemporalAlignment,
 } from "./alignment.ts";
-import { type Backend, type BatchEmbedder, createEmbedder } from "./backend.ts";
-import { embedVideo } from "./embed_video.ts";
+import {
+  type Backend,
+  type BatchEmbedder,
+  createBandDistance,
+  createCorrelator,
+  createEmbedder,
+} from "./backend.ts";
+import type { BandDistance } from "./dtw.ts";
+import { neighbourIndexFor } from "./hnsw_index.ts";
+import type { NccCorrelator } from "./ncc.ts";
+import { embedThumbnails, embedVideo } from "./embed_video.ts";
+import { ThumbnailSpool } from "./thumbnail_spool.ts";
 import type { EmbeddingStore } from "./embedding_store.ts";
 import { ExitCode, VidkompyError } from "./errors.ts";
-import { grabGrayFrames, spreadIndices } from "./frame_grab.ts";
-import type { Rect } from "./gray_image.ts";
+import { grabGrayFrames, nearKeyframes, spreadIndices } from "./frame_grab.ts";
+import { type GrayImage, type Rect, resizeGray } from "./gray_image.ts";
 import { detectContentRect } from "./letterbox.ts";
 import type { VideoInfo } from "./probe.ts";
 import { type ProgressSink, silentProgress } from "./progress.ts";
 import {
   refineSpatial,
-  searchSpatial,
+  searchSpatialAsync,
   type SpatialCandidate,
   type SpatialSearchOptions,
 } from "./spatial_search.ts";
-import { alignTemporal } from "./temporal.ts";
+import { alignTemporalAsync } from "./temporal.ts";
 import type { Tools } from "./tools.ts";
 import { EMBED_W } from "./embed.ts";
 
@@ -63,6 +73,8 @@ export interface AutoAlignOptions {
   backend?: Backend;
   /** A user-supplied ONNX embedding network (64x64 gray in, one vector out). */
   model?: string;
+  /** One-line notices the user should see (default: the progress log). */
+  notice?: (message: string) => void;
 }
 
 /** Result of {@link autoAlign}. */
@@ -103,11 +115,13 @@ function footprintOfContent(sp: SpatialAlignment, content: Rect, bg: VideoInfo) 
   let y0 = Math.round(sp.y + content.y * sp.scaleY);
   let x1 = Math.round(sp.x + (content.x + content.width) * sp.scaleX);
   let y1 = Math.round(sp.y + (content.y + content.height) * sp.scaleY);
+  const inside = x0 >= 0 && y0 >= 0 && x1 <= bg.width && y1 <= bg.height;
   x0 = Math.max(0, x0);
   y0 = Math.max(0, y0);
   x1 = Math.min(bg.width, x1);
   y1 = Math.min(bg.height, y1);
   if (x1 - x0 < 2 || y1 - y0 < 2) return null;
+  if (inside) return { bg: { x: x0, y: y0, width: x1 - x0, height: y1 - y0 }, fg: { ...content } };
   // the matching part of fg, in fg pixels
   const fx0 = Math.round((x0 - sp.x) / sp.scaleX), fy0 = Math.round((y0 - sp.y) / sp.scaleY);
   const fx1 = Math.round((x1 - sp.x) / sp.scaleX), fy1 = Math.round((y1 - sp.y) / sp.scaleY);
@@ -175,6 +189,24 @@ function fmt(n: number | null | undefined): string {
  * the inputs do not match (unless `force`).
  */
 export async function autoAlign(opts: AutoAlignOptions): Promise<AutoAlignResult> {
+  const state: AlignState = { spool: null, cleanup: [] };
+  try {
+    return await alignInner(opts, state);
+  } finally {
+    await state.spool?.discard();
+    for (const f of state.cleanup) f();
+  }
+}
+
+/** What {@link autoAlign} releases whatever happens. */
+interface AlignState {
+  /** fg thumbnails being decoded ahead. */
+  spool: ThumbnailSpool | null;
+  /** Releases compute resources (GPU buffers). */
+  cleanup: (() => void)[];
+}
+
+async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<AutoAlignResult> {
   const { tools, bg, fg } = opts;
   const progress = opts.progress ?? silentProgress;
   const stages: Record<string, number> = {};
@@ -187,13 +219,18 @@ export async function autoAlign(opts: AutoAlignOptions): Promise<AutoAlignResult
   };
 
   // --- spatial -------------------------------------------------------------------------
-  const fgIdx = spreadIndices(fg.frameCount, 5, 0.1, 0.9);
+  const fgIdx = nearKeyframes(spreadIndices(fg.frameCount, 5, 0.1, 0.9), fg);
   const fgSamples = await grabGrayFrames(fg, fgIdx, { ffmpeg: tools.ffmpeg }, "fg");
   if (fgSamples.length === 0) {
     throw new VidkompyError(`fg '${fg.path}' gave no frames when decoded; check the file`);
   }
   const content = detectContentRect(fgSamples);
   const hasBars = content.width < fg.width || content.height < fg.height;
+  if (!opts.spatial && opts.timeOffset === undefined && opts.match !== "border") {
+    // fg's thumbnails do not depend on the placement (fg inside bg): decode them now, while the
+    // spatial search keeps this thread busy
+    state.spool = ThumbnailSpool.start(fg, tools.ffmpeg, { ...content }, "fg");
+  }
   const searchOpts: SpatialSearchOptions = { content };
   if (opts.unscaledOnly) searchOpts.unscaledOnly = true;
   if (opts.scale !== undefined) searchOpts.minScale = searchOpts.maxScale = opts.scale;
@@ -207,6 +244,21 @@ export async function autoAlign(opts: AutoAlignOptions): Promise<AutoAlignResult
     height: sp.height,
     score: sp.confidence ?? 0,
   });
+
+  let correlatorP: Promise<NccCorrelator> | null = null;
+  const getCorrelator = () =>
+    correlatorP ??= createCorrelator(opts.backend ?? "auto").then((c) => {
+      state.cleanup.push(() => c.destroy());
+      backend.spatial = c.kind;
+      return c;
+    });
+  /** The spatial search on the chosen backend (FFT NCC on the CPU or in WGSL). */
+  const searchSpatial = async (
+    fgFrames: GrayImage[],
+    bgFrames: GrayImage[],
+    o: SpatialSearchOptions,
+  ) => searchSpatialAsync(fgFrames, bgFrames, { ...o, correlator: await getCorrelator() });
+  let distance: BandDistance | null = null;
 
   let embedderCache: BatchEmbedder | null = null;
   const getEmbedder = async (): Promise<BatchEmbedder> => {
@@ -244,17 +296,26 @@ export async function autoAlign(opts: AutoAlignOptions): Promise<AutoAlignResult
     progress.start("embedding", fg.frameCount + bg.frameCount);
     let nf = 0, nb = 0;
     const embedder = await getEmbedder();
+    const spool = state.spool;
+    state.spool = null;
+    const useSpool = spool !== null && ringPx === 0 && spool.matches(fp.fg);
+    if (spool && !useSpool) await spool.discard();
+    const onFgFrame = (n: number) => {
+      nf = n;
+      progress.update(nf + nb);
+    };
     const [fgEmb, bgEmb] = await Promise.all([
-      embedVideo(fg, {
-        ffmpeg: tools.ffmpeg,
-        crop: fp.fg,
-        ring: ringPx,
-        embedder,
-        onFrame: (n) => {
-          nf = n;
-          progress.update(nf + nb);
-        },
-      }, "fg"),
+      useSpool
+        ? spool.frames().then((src) =>
+          embedThumbnails(src, fg.frameCount, { embedder, onFrame: onFgFrame })
+        )
+        : embedVideo(fg, {
+          ffmpeg: tools.ffmpeg,
+          crop: fp.fg,
+          ring: ringPx,
+          embedder,
+          onFrame: onFgFrame,
+        }, "fg"),
       embedVideo(bg, {
         ffmpeg: tools.ffmpeg,
         crop: fp.bg,
@@ -274,13 +335,21 @@ export async function autoAlign(opts: AutoAlignOptions): Promise<AutoAlignResult
         "no frames could be decoded for temporal alignment; check the inputs",
       );
     }
-    const res = alignTemporal({
+    if (!distance) {
+      const d = await createBandDistance(opts.backend ?? "auto");
+      state.cleanup.push(() => d.destroy());
+      distance = d;
+    }
+    const neighbours = await neighbourIndexFor(fgEmb.count, bgEmb.count);
+    if (neighbours.notice) (opts.notice ?? progress.log)(neighbours.notice);
+    const res = await alignTemporalAsync({
       fg: fgEmb,
       fgTimes: relativeTimes(fg, fgEmb.count),
       bg: bgEmb,
       bgTimes: relativeTimes(bg, bgEmb.count),
-    });
+    }, { neighbourIndex: neighbours.factory, distance });
     backend.temporal = res.neighbourSearch;
+    backend.distance = distance.kind;
     // the decoder may give fewer/more frames than the probe counted: fit the map to fg
     const map: number[] = new Array(fg.frameCount);
     const held: number[] = new Array(fg.frameCount);
@@ -333,41 +402,89 @@ export async function autoAlign(opts: AutoAlignOptions): Promise<AutoAlignResult
    * fg samples with densely sampled bg frames at a reduced resolution (~320 px wide), then the
    * best pairs are refined at full resolution.
    */
+  /** fg's content rectangle with fg scaled by (fx, fy). */
+  const scaledContent = (fx: number, fy: number): Rect => ({
+    x: Math.round(content.x * fx),
+    y: Math.round(content.y * fy),
+    width: Math.max(4, Math.round(content.width * fx)),
+    height: Math.max(4, Math.round(content.height * fy)),
+  });
+
+  /** A placement found with bg shrunk by (bx, by) (fg by the same factor), at full size. */
+  const upscale = (c: SpatialCandidate, bx: number, by: number): SpatialCandidate => {
+    const width = Math.max(1, Math.round(c.width * bx));
+    const height = Math.max(1, Math.round(c.height * by));
+    return {
+      x: Math.round(c.x * bx),
+      y: Math.round(c.y * by),
+      scale: opts.scale ?? Math.sqrt((width / fg.width) * (height / fg.height)),
+      scaleX: width / fg.width,
+      scaleY: height / fg.height,
+      width,
+      height,
+      score: c.score,
+    };
+  };
+
+  /**
+   * One fg sample against a run of full-resolution bg frames: searched at ≤ 640 px wide, then
+   * refined at full resolution on the best frame.
+   */
+  const searchWindow = async (fgImg: GrayImage, frames: GrayImage[]) => {
+    const f = bg.width / 640;
+    if (f < 1.25) return await searchSpatial([fgImg], frames, searchOpts);
+    const bw = Math.max(8, Math.round(bg.width / f)), bh = Math.max(8, Math.round(bg.height / f));
+    const fw = Math.max(8, Math.round(fg.width / f)), fh = Math.max(8, Math.round(fg.height / f));
+    const mid = await searchSpatial(
+      [resizeGray(fgImg, fw, fh)],
+      frames.map((img) => resizeGray(img, bw, bh)),
+      { ...searchOpts, content: scaledContent(fw / fg.width, fh / fg.height) },
+    );
+    const j = Math.min(mid.bestBgForFg[0] ?? 0, frames.length - 1);
+    const bx = bg.width / bw, by = bg.height / bh;
+    const best = refineSpatial([{ fg: fgImg, bg: frames[j] }], upscale(mid.best, bx, by), {
+      content,
+    });
+    return {
+      best,
+      runnerUp: mid.runnerUp ? upscale(mid.runnerUp, bx, by) : null,
+      bestBgForFg: [j],
+    };
+  };
+
   const searchPlacement = async (): Promise<SpatialAlignment> => {
     progress.log("spatial: searching fg inside bg …");
     const f = Math.max(1, bg.width / 320);
     const rw = (w: number) => Math.max(8, Math.round(w / f));
+    const small = { ffmpeg: tools.ffmpeg, width: rw(bg.width), height: rw(bg.height) };
     const bgCount = Math.min(bg.frameCount, 60);
-    const bgIdx = spreadIndices(bg.frameCount, bgCount, 0, 1);
-    const [fgSmall, bgSmall] = await Promise.all([
-      grabGrayFrames(fg, fgIdx, {
-        ffmpeg: tools.ffmpeg,
-        width: rw(fg.width),
-        height: rw(fg.height),
-      }, "fg"),
-      grabGrayFrames(bg, bgIdx, {
-        ffmpeg: tools.ffmpeg,
-        width: rw(bg.width),
-        height: rw(bg.height),
-      }, "bg"),
-    ]);
+    const bgIdx = nearKeyframes(spreadIndices(bg.frameCount, bgCount, 0, 1), bg);
+    let step = bgIdx.length > 1 ? Math.ceil((bg.frameCount - 1) / (bgIdx.length - 1)) : 1;
+    const maxHalf = Math.max(3, Math.min(24, Math.floor(64e6 / (bg.width * bg.height))));
+    // fg's samples at the coarse resolution come from the full-resolution ones (no second decode)
+    const fgSmall = fgSamples.map((img) => resizeGray(img, rw(fg.width), rw(fg.height)));
+    // Short inputs: keep bg's coarse samples at full resolution too (≤ 160 MB), so that the
+    // refinement below needs no second pass over bg.
+    const keepFull = step <= maxHalf && bgIdx.length * bg.width * bg.height <= 160e6;
+    let bgFullCoarse: GrayImage[] | null = null;
+    let bgSmall: GrayImage[];
+    if (keepFull) {
+      bgFullCoarse = await grabGrayFrames(bg, bgIdx, { ffmpeg: tools.ffmpeg }, "bg");
+      bgSmall = bgFullCoarse.map((img) => resizeGray(img, small.width, small.height));
+    } else {
+      bgSmall = await grabGrayFrames(bg, bgIdx, small, "bg");
+    }
     if (bgSmall.length === 0) {
       throw new VidkompyError(`bg '${bg.path}' gave no frames when decoded; check the file`);
     }
-    const fx = rw(fg.width) / fg.width, fy = rw(fg.height) / fg.height;
     const coarseOpts: SpatialSearchOptions = {
       ...searchOpts,
-      content: {
-        x: Math.round(content.x * fx),
-        y: Math.round(content.y * fy),
-        width: Math.max(4, Math.round(content.width * fx)),
-        height: Math.max(4, Math.round(content.height * fy)),
-      },
+      content: scaledContent(rw(fg.width) / fg.width, rw(fg.height) / fg.height),
     };
     let coarse;
     try {
       const tc = performance.now();
-      coarse = searchSpatial(fgSmall, bgSmall, coarseOpts);
+      coarse = await searchSpatial(fgSmall, bgSmall, coarseOpts);
       progress.log(
         `spatial: coarse search ${
           ((performance.now() - tc) / 1000).toFixed(2)
@@ -383,47 +500,64 @@ export async function autoAlign(opts: AutoAlignOptions): Promise<AutoAlignResult
       throw e;
     }
     const bx = bg.width / rw(bg.width), by = bg.height / rw(bg.height);
-    const width = Math.max(1, Math.round(coarse.best.width * bx));
-    const height = Math.max(1, Math.round(coarse.best.height * by));
-    const scale = Math.sqrt((width / fg.width) * (height / fg.height));
-    const initial: SpatialCandidate = {
-      x: Math.round(coarse.best.x * bx),
-      y: Math.round(coarse.best.y * by),
-      scale: opts.scale ?? scale,
-      scaleX: width / fg.width,
-      scaleY: height / fg.height,
-      width,
-      height,
-      score: coarse.best.score,
-    };
+    const initial = upscale(coarse.best, bx, by);
     progress.log(
       `spatial (coarse): x=${initial.x} y=${initial.y} scale=${initial.scale.toFixed(4)} ` +
         `ncc=${fmt(coarse.best.score)}`,
     );
-    const bgFull = await grabGrayFrames(
-      bg,
-      fgSamples.map((_, k) => bgIdx[coarse.bestBgForFg[k] ?? 0]),
-      { ffmpeg: tools.ffmpeg },
-      "bg",
-    );
+    // Each fg sample's moment in bg. Long inputs have far-apart coarse samples: narrow the
+    // moment down at the coarse resolution (a few frames per sample and level) until the
+    // full-resolution window below covers the remaining uncertainty.
+    const moments = fgSamples.map((_, k) => bgIdx[coarse.bestBgForFg[k] ?? 0]);
+    while (step > maxHalf) {
+      const stride = Math.max(1, Math.ceil(step / 8));
+      const wins = moments.map((c) => {
+        const w: number[] = [];
+        for (let j = c - step; j <= c + step; j += stride) {
+          if (j >= 0 && j < bg.frameCount) w.push(j);
+        }
+        return stride > 1 ? nearKeyframes(w, bg, stride) : w;
+      });
+      const all = [...new Set(wins.flat())].sort((a, b) => a - b);
+      const frames = await grabGrayFrames(bg, all, small, "bg");
+      const byIdx = new Map(all.map((j, q) => [j, frames[Math.min(q, frames.length - 1)]]));
+      for (let k = 0; k < fgSamples.length; k++) {
+        const list = wins[k].filter((j) => byIdx.has(j));
+        if (list.length === 0) continue;
+        try {
+          const r = await searchSpatial(
+            [fgSmall[k]],
+            list.map((j) => byIdx.get(j)!),
+            coarseOpts,
+          );
+          moments[k] = list[r.bestBgForFg[0] ?? 0];
+        } catch (e) {
+          if (!(e instanceof RangeError)) throw e;
+        }
+      }
+      progress.log(`spatial: moments narrowed to ±${stride} frames: ${moments.join(", ")}`);
+      step = stride;
+    }
+    const bgFull = bgFullCoarse
+      ? fgSamples.map((_, k) =>
+        bgFullCoarse![Math.min(coarse.bestBgForFg[k] ?? 0, bgIdx.length - 1)]
+      )
+      : await grabGrayFrames(bg, moments, { ffmpeg: tools.ffmpeg }, "bg");
+    bgFullCoarse = null;
     const pairs = fgSamples.map((fgF, k) => ({
       fg: fgF,
       bg: bgFull[Math.min(k, bgFull.length - 1)],
     }));
     let refined = refineSpatial(pairs, initial, { content });
+    measuredOn = fgIdx.map((i, k) => [i, moments[k]] as [number, number]);
     let runnerUp: SpatialCandidate | null = coarse.runnerUp
-      ? {
-        ...coarse.runnerUp,
-        x: Math.round(coarse.runnerUp.x * bx),
-        y: Math.round(coarse.runnerUp.y * by),
-      }
+      ? upscale(coarse.runnerUp, bx, by)
       : null;
     // The coarse pass mostly gets the moments right even where its placement is off: search
     // again at full resolution, one fg sample against every bg frame around its moment.
-    const step = bgIdx.length > 1 ? bgIdx[1] - bgIdx[0] : 1;
-    const half = Math.max(3, step);
+    const half = Math.max(3, Math.min(step, maxHalf));
     for (let k = 0; k < fgSamples.length && refined.score < 0.97; k++) {
-      const center = bgIdx[coarse.bestBgForFg[k] ?? 0];
+      const center = moments[k];
       const win: number[] = [];
       for (
         let j = Math.max(0, center - half);
@@ -434,15 +568,20 @@ export async function autoAlign(opts: AutoAlignOptions): Promise<AutoAlignResult
       }
       const frames = await grabGrayFrames(bg, win, { ffmpeg: tools.ffmpeg }, "bg");
       if (frames.length === 0) continue;
-      const r = searchSpatial([fgSamples[k]], frames, searchOpts);
+      const r = await searchWindow(fgSamples[k], frames);
       progress.log(
         `spatial: fg frame ${fgIdx[k]} vs bg ${win[0]}..${win[win.length - 1]}: x=${r.best.x} ` +
           `y=${r.best.y} scale=${r.best.scale.toFixed(4)} ncc=${fmt(r.best.score)}`,
       );
+      // a full search that lands on the refined placement confirms it: no need for more
+      const same = Math.abs(r.best.x - refined.x) <= 1 && Math.abs(r.best.y - refined.y) <= 1 &&
+        Math.abs(r.best.scale / refined.scale - 1) < 0.005;
       if (r.best.score > refined.score) {
         refined = r.best;
         runnerUp = r.runnerUp;
+        measuredOn = [[fgIdx[k], win[Math.min(r.bestBgForFg[0] ?? 0, win.length - 1)]]];
       }
+      if (same) break;
     }
     const sp = toSpatial(refined, hasBars ? content : null, runnerUp);
     progress.log(
@@ -450,6 +589,9 @@ export async function autoAlign(opts: AutoAlignOptions): Promise<AutoAlignResult
     );
     return sp;
   };
+
+  /** The (fg frame, bg frame) pairs the searched placement was measured on. */
+  let measuredOn: [number, number][] = [];
 
   let firstRunnerUp: SpatialAlignment["runnerUp"] = null;
   const runnerUpOf = (_sp: SpatialAlignment) => firstRunnerUp ?? null;
@@ -463,12 +605,21 @@ export async function autoAlign(opts: AutoAlignOptions): Promise<AutoAlignResult
     spatialSearched = true;
   }
   if (hasBars && !spatial.content) spatial.content = content;
-  backend.spatial = "cpu";
+  backend.spatial ??= "cpu";
   lap("spatial");
 
   // --- temporal, then placement re-checked on time-matched pairs --------------------------
   let temporal = await temporalFor(spatial);
-  if (spatialSearched) {
+  // The placement was found on frame pairs that the temporal map confirms (±1 frame) and
+  // matched well: checking it again on time-matched pairs would decode both inputs once more
+  // for nothing.
+  const confirmed = spatialSearched && (spatial.confidence ?? 0) >= 0.97 &&
+    measuredOn.length > 0 &&
+    measuredOn.every(([i, j]) =>
+      i < temporal.map.length && !temporal.held?.[i] && Math.abs(temporal.map[i] - j) <= 1
+    );
+  if (confirmed) progress.log("spatial: placement confirmed by the temporal map");
+  if (spatialSearched && !confirmed) {
     for (let round = 0; round < 2; round++) {
       const pairs = await matchedPairs(temporal);
       if (pairs.length === 0) break;
@@ -479,7 +630,11 @@ export async function autoAlign(opts: AutoAlignOptions): Promise<AutoAlignResult
         spatial.runnerUp = runnerUpOf(spatial);
         break;
       }
-      const again = searchSpatial(pairs.map((q) => q.fg), pairs.map((q) => q.bg), searchOpts);
+      const again = await searchSpatial(
+        pairs.map((q) => q.fg),
+        pairs.map((q) => q.bg),
+        searchOpts,
+      );
       const runnerUp = spatial.runnerUp ?? null;
       const moved = Math.abs(again.best.x - refined.x) > 2 ||
         Math.abs(again.best.y - refined.y) > 2 ||

@@ -1,8 +1,11 @@
 /**
  * Coarse temporal pass: finds where in the background each foreground frame roughly lies.
  *
- * 1. Sub-samples fg and bg embeddings (strides chosen from the lengths so the coarse problem has at
- *    most ~`maxFgSamples × maxBgSamples` similarities).
+ * 1. Sub-samples fg and bg embeddings ({@link coarseSampling}): with exact search the coarse problem
+ *    is capped at 512 × 2048 samples (quadratic cost); with a sub-linear index (HNSW, see
+ *    src/hnsw_index.ts) every 16th fg and bg frame is used (linear cost), which keeps the band
+ *    narrow on long inputs (its margin is proportional to the bg stride) and locates breaks to
+ *    within a few frames.
  * 2. k-NN candidates per fg sample via a pluggable {@link NeighbourIndex} (exact by default).
  * 3. Fits a monotone chain through the candidates (weighted longest-increasing-chain DP): links
  *    that follow the steady rate cost little; "breaks" (cuts, dropped or inserted segments) cost
@@ -24,9 +27,9 @@ export interface BandOptions {
   neighbourIndex?: () => NeighbourIndex;
   /** Candidates per fg sample (default 8). */
   k?: number;
-  /** Upper bound on fg samples (default 512). */
+  /** Upper bound on fg samples (default: {@link coarseSampling} for the index used). */
   maxFgSamples?: number;
-  /** Upper bound on bg samples (default 2048). */
+  /** Upper bound on bg samples (default: {@link coarseSampling} for the index used). */
   maxBgSamples?: number;
   /** Minimum band half-width in bg frames (default: derived from the bg stride). */
   margin?: number;
@@ -74,6 +77,50 @@ export interface Band {
   neighbourSearch: string;
   /** Typical similarity of unrelated frame pairs (median over random pairs). */
   baseline: number;
+}
+
+/** Sampling of the coarse problem. */
+export interface CoarseSampling {
+  /** Every `fgStride`-th fg frame is a query. */
+  fgStride: number;
+  /** Every `bgStride`-th bg frame is indexed. */
+  bgStride: number;
+}
+
+/** Sample caps with exact search: its cost is quadratic (fg samples × bg samples). */
+export const EXACT_SAMPLES = { fg: 512, bg: 2048 } as const;
+
+/**
+ * Sampling with a sub-linear index: strides of at least `stride` frames, so that the cost is
+ * linear in the clip lengths, capped at `fg`/`bg` samples (memory; reached beyond 4.5 h at
+ * 30 fps). The band's margin grows with the bg stride, so the stride trades HNSW build time
+ * (≈ 0.15–1 ms per indexed sample, bench/neighbour_bench.ts) against fine-pass cells (≈ 3 × stride
+ * per fg frame at ≈ 0.5 µs each): both linear, balanced near stride 16. Against the exact caps
+ * this shrinks the band of a 60-min fg several-fold (table in the README).
+ */
+export const DENSE_SAMPLES = { fg: 16_384, bg: 32_768, stride: 16 } as const;
+
+/**
+ * Strides of the coarse problem for `N` fg and `M` bg frames. `sublinear`: the neighbour index
+ * is a graph index (see {@link NeighbourIndex.sublinear}); it never samples sparser than exact
+ * search would. Explicit `maxFgSamples`/`maxBgSamples` override the caps of either kind.
+ */
+export function coarseSampling(
+  N: number,
+  M: number,
+  sublinear: boolean,
+  opts: Pick<BandOptions, "maxFgSamples" | "maxBgSamples"> = {},
+): CoarseSampling {
+  const stride = (n: number, exactCap: number, denseCap: number, cap?: number): number => {
+    if (cap !== undefined) return Math.max(1, Math.ceil(n / cap));
+    const exact = Math.max(1, Math.ceil(n / exactCap));
+    if (!sublinear) return exact;
+    return Math.min(exact, Math.max(DENSE_SAMPLES.stride, Math.ceil(n / denseCap)));
+  };
+  return {
+    fgStride: stride(N, EXACT_SAMPLES.fg, DENSE_SAMPLES.fg, opts.maxFgSamples),
+    bgStride: stride(M, EXACT_SAMPLES.bg, DENSE_SAMPLES.bg, opts.maxBgSamples),
+  };
 }
 
 /** Median frame period of a timestamp array (falls back to 1/30 s). */
@@ -359,7 +406,8 @@ function chainRate(
 /**
  * Coarse alignment of fg against bg: returns a per-fg-frame band of bg frames that contains the
  * true match (given steady-ish footage), plus offset, rate and breaks. Time and memory are
- * O(N + M + samples); the only quadratic part is the k-NN over the sub-sampled sets.
+ * O(N + M + samples); with exact search the k-NN over the (capped) samples is quadratic, with a
+ * sub-linear index it is ~linear in the samples.
  */
 export function coarseBand(
   fg: EmbeddingStore,
@@ -375,13 +423,12 @@ export function coarseBand(
   }
   const dim = fg.dim;
   const k = opts.k ?? 8;
-  const sF = Math.max(1, Math.ceil(N / (opts.maxFgSamples ?? 512)));
-  const sB = Math.max(1, Math.ceil(M / (opts.maxBgSamples ?? 2048)));
+  const index: NeighbourIndex = (opts.neighbourIndex ?? (() => new ExactIndex(dim)))();
+  const { fgStride: sF, bgStride: sB } = coarseSampling(N, M, index.sublinear === true, opts);
   const nF = Math.ceil(N / sF), nB = Math.ceil(M / sB);
   const bgPeriod = framePeriod(bgTimes);
   const fgPeriod = framePeriod(fgTimes);
 
-  const index = (opts.neighbourIndex ?? (() => new ExactIndex(dim)))();
   for (let b = 0; b < nB; b++) index.add(bg.data, b * sB * dim);
   const queries = new Int8Array(nF * dim);
   for (let a = 0; a < nF; a++) {

@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
-import { bandFromChain, coarseBand, denseMode, median } from "./band.ts";
+import {
+  bandFromChain,
+  coarseBand,
+  coarseSampling,
+  DENSE_SAMPLES,
+  denseMode,
+  EXACT_SAMPLES,
+  median,
+} from "./band.ts";
 import { EmbeddingStore } from "./embedding_store.ts";
+import { ExactIndex, type NeighbourIndex, type Neighbours } from "./knn.ts";
 import {
   CLEAN,
   deriveClip,
@@ -121,4 +130,66 @@ Deno.test("band: robust statistics helpers", () => {
   assert.ok(Number.isNaN(median([])));
   const v = [1, 1.001, 0.999, 1.0005, 0.9995, 1.0002, 0.5, 0.6, 0.7, 0.8, 0.9, 0.55];
   assert.ok(Math.abs(denseMode(v) - 1) < 0.002);
+});
+
+Deno.test("band: coarse sampling per index kind (exact caps, dense linear strides)", () => {
+  // exact: capped sample counts (quadratic search), as before
+  assert.deepEqual(coarseSampling(108_000, 126_000, false), { fgStride: 211, bgStride: 62 });
+  assert.deepEqual(coarseSampling(400, 1000, false), { fgStride: 1, bgStride: 1 });
+  // sub-linear index: fixed strides (linear cost), never sparser than exact
+  assert.deepEqual(coarseSampling(108_000, 126_000, true), { fgStride: 16, bgStride: 16 });
+  assert.deepEqual(coarseSampling(216_000, 252_000, true), { fgStride: 16, bgStride: 16 });
+  assert.deepEqual(coarseSampling(4000, 20_000, true), { fgStride: 8, bgStride: 10 });
+  const huge = coarseSampling(1e6, 1e6, true);
+  assert.ok(Math.ceil(1e6 / huge.fgStride) <= DENSE_SAMPLES.fg);
+  assert.ok(Math.ceil(1e6 / huge.bgStride) <= DENSE_SAMPLES.bg);
+  // explicit caps win for either kind
+  const o = { maxFgSamples: 1000, maxBgSamples: 500 };
+  assert.deepEqual(coarseSampling(10_000, 10_000, true, o), { fgStride: 10, bgStride: 20 });
+  assert.deepEqual(coarseSampling(10_000, 10_000, false, o), { fgStride: 10, bgStride: 20 });
+  assert.equal(EXACT_SAMPLES.fg * EXACT_SAMPLES.bg, 512 * 2048);
+});
+
+Deno.test("band: a sub-linear index gets the dense sampling; band stays correct", () => {
+  // Exact search flagged as sub-linear stands in for HNSW (no native addon needed).
+  class Dense implements NeighbourIndex {
+    readonly kind = "dense-exact";
+    readonly sublinear = true;
+    private readonly inner = new ExactIndex(DIM);
+    get size(): number {
+      return this.inner.size;
+    }
+    add(vec: Int8Array, offset?: number): number {
+      return this.inner.add(vec, offset);
+    }
+    search(q: Int8Array, k: number, qOffset?: number): Neighbours {
+      return this.inner.search(q, k, qOffset);
+    }
+  }
+  const { f, b, fg, bg } = clips(
+    30,
+    40_000,
+    { fps: 30, start: 30, frames: 16_000, jumps: [{ at: 8000, seconds: 20 }] },
+    { fps: 30, start: 0, frames: 36_000, drops: [12_000] },
+    17,
+  );
+  const ex = coarseBand(fg, f.times, bg, b.times);
+  const dn = coarseBand(fg, f.times, bg, b.times, { neighbourIndex: () => new Dense() });
+  assert.equal(dn.neighbourSearch, "dense-exact");
+  assert.deepEqual([dn.fgStride, dn.bgStride], [16, 16]);
+  assert.deepEqual([ex.fgStride, ex.bgStride], [32, 18]);
+  const bgOf = new Int32Array(40_000).fill(-1); // bg frame showing each master frame
+  for (let k = 0; k < b.master.length; k++) bgOf[b.master[k]] = k;
+  let wEx = 0, wDn = 0, checked = 0;
+  for (let i = 0; i < f.times.length; i++) {
+    const k = bgOf[f.master[i]];
+    if (k >= 0) checked++;
+    if (k >= 0) assert.ok(dn.lo[i] <= k && k <= dn.hi[i], `fg ${i}: bg ${k} not in band`);
+    wEx += ex.hi[i] - ex.lo[i] + 1;
+    wDn += dn.hi[i] - dn.lo[i] + 1;
+  }
+  assert.ok(checked > 15_900);
+  assert.ok(wDn <= wEx, `${wDn / f.times.length} vs ${wEx / f.times.length}`);
+  assert.ok(dn.breaks.some((i) => Math.abs(i - 8000) <= 2 * dn.fgStride), `${dn.breaks}`);
+  assert.ok(Math.abs(dn.rate - 1) < 1e-3);
 });

@@ -40,6 +40,16 @@ export interface DecodeOptions {
   select?: number[];
   /** Decoder threads (default: ffmpeg's choice). */
   threads?: number;
+  /**
+   * Start decoding here (seconds after the file's start, ffmpeg's input `-ss`, frame-exact):
+   * frames before it are skipped and `select` indices count from the first frame after it.
+   */
+  seek?: number;
+  /**
+   * Stop after this many output frames. Needed with `select`: ffmpeg otherwise keeps the last
+   * selected frame's tail in its output buffer until it has decoded the rest of the file.
+   */
+  frames?: number;
 }
 
 /** Builds the ffmpeg filter chain for {@link DecodeOptions} (exported for tests and benches). */
@@ -81,6 +91,21 @@ export function decodeFilter(opts: Omit<DecodeOptions, "ffmpeg">): string {
   return filters.join(",");
 }
 
+/**
+ * ffmpeg's expression parser fails on long flat sums (somewhere past 100 terms): group terms
+ * in parenthesised sums of at most this many, recursively.
+ */
+const SELECT_GROUP = 50;
+
+function groupSum(terms: string[]): string {
+  if (terms.length <= SELECT_GROUP) return terms.join("+");
+  const groups: string[] = [];
+  for (let k = 0; k < terms.length; k += SELECT_GROUP) {
+    groups.push(`(${terms.slice(k, k + SELECT_GROUP).join("+")})`);
+  }
+  return groupSum(groups);
+}
+
 function selectExpr(indices: number[]): string {
   const parts: string[] = [];
   let i = 0;
@@ -90,7 +115,34 @@ function selectExpr(indices: number[]): string {
     parts.push(i === j ? `eq(n\\,${indices[i]})` : `between(n\\,${indices[i]}\\,${indices[j]})`);
     i = j + 1;
   }
-  return parts.join("+");
+  return groupSum(parts);
+}
+
+/** ffmpeg arguments that decode `opts` as raw frames into `target` (a pipe or a file). */
+export function decodeArgs(opts: DecodeOptions, target: string): string[] {
+  const args = ["-hide_banner", "-nostdin", "-v", "error"];
+  if (opts.threads) args.push("-threads", String(opts.threads));
+  if (opts.seek !== undefined && opts.seek > 0) args.push("-ss", opts.seek.toFixed(6));
+  args.push(
+    "-i",
+    "file:" + opts.info.path,
+    "-map",
+    "0:v:0",
+    "-an",
+    "-sn",
+    "-dn",
+    "-vf",
+    decodeFilter(opts),
+    ...(opts.frames ? ["-frames:v", String(opts.frames)] : []),
+    "-fps_mode",
+    "passthrough",
+    "-f",
+    "rawvideo",
+    "-pix_fmt",
+    opts.format,
+    target,
+  );
+  return args;
 }
 
 /**
@@ -127,26 +179,7 @@ export class FrameReader {
 
   /** Starts ffmpeg for `opts`; `role` ("bg", "fg") names the input in error messages. */
   static open(opts: DecodeOptions, role = "input"): FrameReader {
-    const args = ["-hide_banner", "-nostdin", "-v", "error"];
-    if (opts.threads) args.push("-threads", String(opts.threads));
-    args.push(
-      "-i",
-      "file:" + opts.info.path,
-      "-map",
-      "0:v:0",
-      "-an",
-      "-sn",
-      "-dn",
-      "-vf",
-      decodeFilter(opts),
-      "-fps_mode",
-      "passthrough",
-      "-f",
-      "rawvideo",
-      "-pix_fmt",
-      opts.format,
-      "pipe:1",
-    );
+    const args = decodeArgs(opts, "pipe:1");
     const proc = spawnTool(opts.ffmpeg, args, { stdout: "piped" });
     return new FrameReader(proc, opts, role);
   }

@@ -53,21 +53,14 @@ export interface BandSims {
   cells: number;
 }
 
-/**
- * Computes the cosines of fg frames `[start, end)` with the bg frames whose timestamps lie in the
- * per-fg-frame window `[loTime[i], hiTime[i]]` (seconds; padded by one frame each side, clamped to
- * bg). `fgInv` / `bgInv` are the stores' `invNorms()` (computed when omitted).
- */
-export function bandSimilarities(
-  fg: EmbeddingStore,
+/** Band rows (bg frame windows) of fg frames `[start, end)` with the layout of {@link BandSims}. */
+function bandRows(
   bg: EmbeddingStore,
   bgTimes: Float64Array,
   loTime: Float64Array,
   hiTime: Float64Array,
-  start = 0,
-  end = fg.count,
-  fgInv: Float32Array = fg.invNorms(),
-  bgInv: Float32Array = bg.invNorms(),
+  start: number,
+  end: number,
 ): BandSims {
   const M = bg.count;
   const rows = Math.max(0, end - start);
@@ -85,10 +78,30 @@ export function bandSimilarities(
     total += b - a + 1;
   }
   rowOffset[rows] = total;
-  const sims = new Float32Array(total);
+  return { start, end, jLo, jHi, rowOffset, sims: new Float32Array(total), cells: total };
+}
+
+/**
+ * Computes the cosines of fg frames `[start, end)` with the bg frames whose timestamps lie in the
+ * per-fg-frame window `[loTime[i], hiTime[i]]` (seconds; padded by one frame each side, clamped to
+ * bg). `fgInv` / `bgInv` are the stores' `invNorms()` (computed when omitted).
+ */
+export function bandSimilarities(
+  fg: EmbeddingStore,
+  bg: EmbeddingStore,
+  bgTimes: Float64Array,
+  loTime: Float64Array,
+  hiTime: Float64Array,
+  start = 0,
+  end = fg.count,
+  fgInv: Float32Array = fg.invNorms(),
+  bgInv: Float32Array = bg.invNorms(),
+): BandSims {
+  const band = bandRows(bg, bgTimes, loTime, hiTime, start, end);
+  const { jLo, jHi, rowOffset, sims } = band;
   const dim = fg.dim;
   const fd = fg.data, bd = bg.data;
-  for (let r = 0; r < rows; r++) {
+  for (let r = 0; r < end - start; r++) {
     const i = start + r;
     const fi = fgInv[i];
     const o = rowOffset[r] - jLo[r];
@@ -97,7 +110,103 @@ export function bandSimilarities(
       sims[o + j] = dotInt8(fd, i * dim, bd, j * dim, dim) * fi * bgInv[j];
     }
   }
-  return { start, end, jLo, jHi, rowOffset, sims, cells: total };
+  return band;
+}
+
+/**
+ * Int8 dot products of DTW band cells, injectable: {@link CpuBandDistance} (`dotInt8`) or
+ * `GpuDtwDistance` (src/gpu/distance_gpu.ts, `batch_distance.wgsl`); `createBandDistance` in
+ * src/backend.ts picks one per `--backend`.
+ */
+export interface BandDistance {
+  /** Which implementation runs ("cpu" or "webgpu"). */
+  readonly kind: string;
+  /**
+   * For every row r, the dot products of fg vector `start + r` with bg vectors
+   * `jLo[r] .. jHi[r]`, row after row into `out` (exact integers as float32: |dot| < 2^24, which
+   * holds for dim ≤ 1024). Rows with `skip[r]` true may be left untouched.
+   */
+  bandDots(
+    fg: EmbeddingStore,
+    bg: EmbeddingStore,
+    start: number,
+    jLo: Int32Array,
+    jHi: Int32Array,
+    out: Float32Array,
+    skip?: Uint8Array,
+  ): Promise<void>;
+  /** Releases resources. */
+  destroy(): void;
+}
+
+/** {@link BandDistance} on the CPU (`dotInt8`, synchronous; the promise is already settled). */
+export class CpuBandDistance implements BandDistance {
+  /** Always "cpu". */
+  readonly kind = "cpu";
+
+  /** See {@link BandDistance.bandDots}. */
+  bandDots(
+    fg: EmbeddingStore,
+    bg: EmbeddingStore,
+    start: number,
+    jLo: Int32Array,
+    jHi: Int32Array,
+    out: Float32Array,
+    skip?: Uint8Array,
+  ): Promise<void> {
+    const dim = fg.dim, fd = fg.data, bd = bg.data;
+    let o = 0;
+    for (let r = 0; r < jLo.length; r++) {
+      const w = Math.max(0, jHi[r] - jLo[r] + 1);
+      if (!skip?.[r]) {
+        const a = (start + r) * dim;
+        for (let x = 0; x < w; x++) out[o + x] = dotInt8(fd, a, bd, (jLo[r] + x) * dim, dim);
+      }
+      o += w;
+    }
+    return Promise.resolve();
+  }
+
+  /** Nothing to release. */
+  destroy(): void {}
+}
+
+/**
+ * {@link bandSimilarities} with the dot products computed by `distance` (e.g. on WebGPU); the
+ * cosines are then formed on the host exactly as {@link bandSimilarities} forms them, so the
+ * result is bit-identical.
+ */
+export async function bandSimilaritiesAsync(
+  fg: EmbeddingStore,
+  bg: EmbeddingStore,
+  bgTimes: Float64Array,
+  loTime: Float64Array,
+  hiTime: Float64Array,
+  distance: BandDistance,
+  start = 0,
+  end = fg.count,
+  fgInv: Float32Array = fg.invNorms(),
+  bgInv: Float32Array = bg.invNorms(),
+): Promise<BandSims> {
+  if (fg.dim !== bg.dim) throw new RangeError("fg and bg embeddings differ in dimension");
+  const band = bandRows(bg, bgTimes, loTime, hiTime, start, end);
+  const { jLo, jHi, rowOffset, sims } = band;
+  const rows = end - start;
+  if (rows <= 0) return band;
+  const skip = new Uint8Array(rows);
+  for (let r = 0; r < rows; r++) skip[r] = fgInv[start + r] === 0 ? 1 : 0;
+  await distance.bandDots(fg, bg, start, jLo, jHi, sims, skip);
+  for (let r = 0; r < rows; r++) {
+    const fi = fgInv[start + r];
+    const o = rowOffset[r] - jLo[r];
+    if (fi === 0) {
+      sims.fill(0, rowOffset[r], rowOffset[r + 1]);
+      continue;
+    }
+    // the dot is an exact integer in float32: the same double product as bandSimilarities
+    for (let j = jLo[r]; j <= jHi[r]; j++) sims[o + j] = sims[o + j] * fi * bgInv[j];
+  }
+  return band;
 }
 
 /** Tuning of {@link alignBanded}. Costs are in units of (1 − cosine). */

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { alignBanded, bandSimilarities } from "./dtw.ts";
+import {
+  alignBanded,
+  type BandDistance,
+  bandSimilarities,
+  bandSimilaritiesAsync,
+  CpuBandDistance,
+} from "./dtw.ts";
 import { EmbeddingStore } from "./embedding_store.ts";
 import {
   deriveClip,
@@ -8,6 +14,10 @@ import {
   type LatentSpec,
 } from "./synth_video_fixture.ts";
 import { CLEAN } from "./synth_video_fixture.ts";
+import { GpuDtwDistance } from "./gpu/distance_gpu.ts";
+import { gpuForTests } from "./gpu/test_util.ts";
+
+const gpu = await gpuForTests("dtw_test.ts");
 
 const DIM = 128;
 
@@ -182,4 +192,40 @@ Deno.test("dtw: memory and time are O(N·band), speed report", () => {
       `DP ${(r.states / ((t2 - t1) / 1000) / 1e6).toFixed(1)} M states/s; ` +
       `overall ${(sims.cells / ((t2 - t0) / 1000) / 1e6).toFixed(2)} M cells/s`,
   );
+});
+
+Deno.test("dtw: bandSimilaritiesAsync (CPU and WGSL dots) equals bandSimilarities bit for bit", async () => {
+  const c = makeCase(
+    { rho: 0.99, seed: 5, cuts: [300] },
+    30,
+    900,
+    { fps: 30, start: 1, frames: 500, jumps: [{ at: 250, seconds: 3 }] },
+    { fps: 30, start: 0, frames: 850, drops: [100, 160, 161, 600], dups: [130, 400, 700] },
+  );
+  // a zero fg vector (skipped row) and extreme components
+  c.fg.data.fill(0, 7 * DIM, 8 * DIM);
+  c.fg.data.fill(-128, 9 * DIM, 10 * DIM);
+  c.bg.data.fill(-128, 0, 40 * DIM);
+  const t = truth(c);
+  const [lo, hi] = truthBand(c, t, 8);
+  const want = bandSimilarities(c.fg, c.bg, c.bgTimes, lo, hi);
+  const wantPart = bandSimilarities(c.fg, c.bg, c.bgTimes, lo, hi, 40, 321);
+  const r = alignBanded(want, c.fgTimes, c.bgTimes, lo, hi);
+  const kinds: BandDistance[] = [new CpuBandDistance()];
+  // maxCells 3000: several dispatches
+  const g = gpu ? await GpuDtwDistance.create({ context: gpu, maxCells: 3000 }) : null;
+  if (g) kinds.push(g);
+  try {
+    for (const dist of kinds) {
+      const got = await bandSimilaritiesAsync(c.fg, c.bg, c.bgTimes, lo, hi, dist);
+      assert.deepEqual(got, want, dist.kind);
+      if (dist instanceof GpuDtwDistance) assert.ok(dist.lastRoundTrips > 1);
+      const part = await bandSimilaritiesAsync(c.fg, c.bg, c.bgTimes, lo, hi, dist, 40, 321);
+      assert.deepEqual(part, wantPart, `${dist.kind}, rows 40..320`);
+      const rr = alignBanded(got, c.fgTimes, c.bgTimes, lo, hi);
+      assert.deepEqual(rr, r, dist.kind);
+    }
+  } finally {
+    for (const k of kinds) k.destroy();
+  }
 });

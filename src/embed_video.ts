@@ -44,23 +44,25 @@ export function keepRing(thumb: Uint8Array, w: number, h: number, ring: number):
   for (let y = ring; y < h - ring; y++) thumb.fill(mean, y * w + ring, y * w + w - ring);
 }
 
-/** Embeds every frame of `info` (inside `crop`); returns the store (one vector per frame). */
-export async function embedVideo(
-  info: VideoInfo,
-  opts: EmbedVideoOptions,
-  role = "input",
+/** Anything that hands out raw 64×64 gray thumbnails one at a time (null at the end). */
+export interface ThumbnailSource {
+  /** The next thumbnail (valid until the next call), or null at the end. */
+  read(): Promise<Uint8Array | null>;
+  /** Releases the source. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link embedThumbnails}. */
+export type EmbedThumbnailOptions = Omit<EmbedVideoOptions, "ffmpeg" | "crop">;
+
+/** Embeds every thumbnail of `source` (closing it at the end); `capacity` is a size hint. */
+export async function embedThumbnails(
+  source: ThumbnailSource,
+  capacity: number,
+  opts: EmbedThumbnailOptions,
 ): Promise<EmbeddingStore> {
-  const reader = FrameReader.open({
-    ffmpeg: opts.ffmpeg,
-    info,
-    format: "gray",
-    width: EMBED_W,
-    height: EMBED_H,
-    crop: opts.crop,
-    scaler: "area",
-  }, role);
   const emb = opts.embedder;
-  const store = new EmbeddingStore(info.frameCount, emb.dim);
+  const store = new EmbeddingStore(capacity, emb.dim);
   const px = EMBED_W * EMBED_H;
   const batch = Math.max(1, opts.batch ?? 256);
   const thumbs = new Uint8Array(batch * px);
@@ -75,7 +77,7 @@ export async function embedVideo(
   };
   try {
     while (true) {
-      const f = await reader.read();
+      const f = await source.read();
       if (!f) break;
       if (opts.ring) keepRing(f, EMBED_W, EMBED_H, opts.ring);
       thumbs.set(f, n * px);
@@ -84,7 +86,25 @@ export async function embedVideo(
     }
     await flush();
   } finally {
-    await reader.close();
+    await source.close();
   }
   return store;
+}
+
+/** Embeds every frame of `info` (inside `crop`); returns the store (one vector per frame). */
+export function embedVideo(
+  info: VideoInfo,
+  opts: EmbedVideoOptions,
+  role = "input",
+): Promise<EmbeddingStore> {
+  const reader = FrameReader.open({
+    ffmpeg: opts.ffmpeg,
+    info,
+    format: "gray",
+    width: EMBED_W,
+    height: EMBED_H,
+    crop: opts.crop,
+    scaler: "area",
+  }, role);
+  return embedThumbnails(reader, info.frameCount, opts);
 }

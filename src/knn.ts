@@ -4,8 +4,9 @@
  * {@link NeighbourIndex} is the pluggable interface; {@link ExactIndex} is the exact brute-force
  * implementation with cache-blocked batch search. An approximate index (e.g. an hnswlib-node
  * adapter in "cosine" space, converting the int8 vectors to float32) implements the interface as
- * is: ids are the insertion order starting at 0, `search` returns cosine similarities best first.
- * The coarse pass ({@link searchBatch}) only needs `add` and `search`.
+ * is: ids are the insertion order starting at 0, `search` returns cosine similarities best first
+ * (src/hnsw_index.ts does exactly that). The coarse pass ({@link searchBatch}) only needs `add`
+ * and `search`.
  * @module
  */
 
@@ -36,6 +37,11 @@ export interface NeighbourIndex {
   readonly kind: string;
   /** Number of vectors added. */
   readonly size: number;
+  /**
+   * True when a search costs much less than a scan of every vector (a graph index such as
+   * HNSW): the coarse pass then samples the clips more densely (see `coarseSampling` in band.ts).
+   */
+  readonly sublinear?: boolean;
   /** Adds `vec[offset .. offset + dim)`; returns its id. */
   add(vec: Int8Array, offset?: number): number;
   /** The (up to) `k` most cosine-similar vectors to `q[qOffset .. qOffset + dim)`. */
@@ -66,6 +72,8 @@ function insertTop(
 export class ExactIndex implements NeighbourIndex {
   /** Always `"exact"`. */
   readonly kind = "exact";
+  /** A full scan per query. */
+  readonly sublinear = false;
   /** Components per vector. */
   readonly dim: number;
   private buf: Int8Array;

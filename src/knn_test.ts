@@ -29,6 +29,7 @@ Deno.test("knn: exact index returns the true top-k by cosine, single and batched
   const index = new ExactIndex(dim, 4);
   for (let i = 0; i < n; i++) assert.equal(index.add(items, i * dim), i);
   assert.equal(index.size, n);
+  assert.equal(index.sublinear, false);
   const queries = randomVecs(20, dim, 2);
   const batch = index.searchMany(queries, k);
   for (let q = 0; q < 20; q++) {

@@ -3,6 +3,10 @@
  * in [-1, 1]) of a template over an image, for every placement with the template fully inside
  * the image: FFT cross-correlation for the numerator, integral images (sum, sum of squares) for
  * the window means/variances. Flat windows or templates score 0, never NaN.
+ *
+ * {@link NccCorrelator} is the batched form the spatial search uses (many templates × many
+ * images per call, reduced to the best image per placement): {@link CpuNccCorrelator} here,
+ * `GpuNccCorrelator` in src/gpu/ncc_gpu.ts.
  * @module
  */
 import { Fft2D, nextPowerOfTwo } from "./fft.ts";
@@ -413,4 +417,142 @@ export function nccPeaks(map: NccMap, count: number, minDistance = 1): NccPeak[]
     out.push(p);
   }
   return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Batched best-match maps (the coarse spatial search's FFT work), behind an injectable interface
+
+/** Templates of one size, correlated over every image of a {@link NccCorrelator.bestOver} call. */
+export interface NccBatch {
+  /** Template width. */
+  width: number;
+  /** Template height. */
+  height: number;
+  /** Template pixels (`width × height`, row-major), or null to skip that entry. */
+  templates: (PixelArray | null)[];
+}
+
+/** Per placement, the best NCC of one template over all images and the image giving it. */
+export interface NccBest {
+  /** Map width (`imageWidth − templateWidth + 1`). */
+  width: number;
+  /** Map height. */
+  height: number;
+  /** Best NCC per placement (row-major; ≥ −1, or −2 where nothing was compared). */
+  max: Float32Array;
+  /** Index of the image with the best NCC per placement (ties: the lowest index). */
+  arg: Uint16Array;
+}
+
+/**
+ * Computes, for templates of several sizes, the NCC maps over a set of same-size images reduced
+ * to the best image per placement. The CPU implementation is {@link CpuNccCorrelator}; the WGSL
+ * one is `GpuNccCorrelator` (src/gpu/ncc_gpu.ts); `createCorrelator` in src/backend.ts picks one
+ * per `--backend`.
+ */
+export interface NccCorrelator {
+  /** Which implementation runs ("cpu" or "webgpu"). */
+  readonly kind: string;
+  /**
+   * For every batch and template: the template's NCC map over each of `images` (all
+   * `width × height`, at most 65536 images), reduced to the best image per placement; null for a
+   * null entry, a flat template (variance ≤ {@link FLAT_VARIANCE} per pixel), or a batch whose
+   * templates do not fit inside the images. Flat image windows score 0.
+   */
+  bestOver(
+    images: PixelArray[],
+    width: number,
+    height: number,
+    batches: NccBatch[],
+  ): Promise<(NccBest | null)[][]>;
+  /** Releases resources. */
+  destroy(): void;
+}
+
+/**
+ * {@link NccCorrelator} on the CPU with src/fft.ts (float64): images transformed two per complex
+ * FFT, one inverse FFT per template and image pair. {@link CpuNccCorrelator.bestOverSync} is the
+ * same computation, synchronously.
+ */
+export class CpuNccCorrelator implements NccCorrelator {
+  /** Always "cpu". */
+  readonly kind = "cpu";
+
+  /** {@link NccCorrelator.bestOver}, computed synchronously. */
+  bestOverSync(
+    images: PixelArray[],
+    width: number,
+    height: number,
+    batches: NccBatch[],
+  ): (NccBest | null)[][] {
+    const B = images.length;
+    if (B > 65536) throw new RangeError("at most 65536 images per call");
+    if (B === 0) return batches.map((b) => b.templates.map(() => null));
+    const plan = new NccPlan(width, height);
+    const packed: PreparedImages[] = [];
+    for (let b = 0; b < B; b += 2) {
+      packed.push(plan.prepareImages(images[b], b + 1 < B ? images[b + 1] : null, width, height));
+    }
+    const inv = images.map(() => new Float32Array(width * height));
+    let reuse: PreparedTemplate | undefined;
+    return batches.map((batch) => {
+      const tw = batch.width, th = batch.height;
+      const mw = width - tw + 1, mh = height - th + 1, n = mw * mh;
+      if (mw <= 0 || mh <= 0 || tw <= 0 || th <= 0) return batch.templates.map(() => null);
+      for (let b = 0; b < B; b++) {
+        const pk = packed[b >> 1];
+        windowInvStd((b & 1) ? pk.b! : pk.a, tw, th, inv[b]);
+      }
+      return batch.templates.map((data): NccBest | null => {
+        if (!data) return null;
+        const pt = plan.prepareTemplate(data, tw, th, reuse);
+        if (!pt) return null;
+        reuse = pt;
+        const tqi = 1 / Math.sqrt(pt.sumSq);
+        const mx = new Float32Array(n).fill(-2), am = new Uint16Array(n);
+        for (let pi = 0; pi < packed.length; pi++) {
+          const c = plan.crossCorrelate(packed[pi], pt);
+          const st = c.stride, re = c.re, im = c.im;
+          const ia = inv[2 * pi], ib = packed[pi].b ? inv[2 * pi + 1] : null;
+          const ba = 2 * pi, bb = 2 * pi + 1;
+          for (let v = 0; v < mh; v++) {
+            const o = v * mw, co = v * st;
+            for (let u = 0; u < mw; u++) {
+              const i = o + u;
+              const va = re[co + u] * ia[i] * tqi;
+              if (va > mx[i]) {
+                mx[i] = va;
+                am[i] = ba;
+              }
+              if (ib) {
+                const vb = im[co + u] * ib[i] * tqi;
+                if (vb > mx[i]) {
+                  mx[i] = vb;
+                  am[i] = bb;
+                }
+              }
+            }
+          }
+        }
+        return { width: mw, height: mh, max: mx, arg: am };
+      });
+    });
+  }
+
+  /** {@link NccCorrelator.bestOver} (computed synchronously; the promise is already settled). */
+  bestOver(
+    images: PixelArray[],
+    width: number,
+    height: number,
+    batches: NccBatch[],
+  ): Promise<(NccBest | null)[][]> {
+    try {
+      return Promise.resolve(this.bestOverSync(images, width, height, batches));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** Nothing to release. */
+  destroy(): void {}
 }

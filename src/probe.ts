@@ -42,6 +42,11 @@ export interface VideoInfo {
   startTime: number;
   /** Start time of the video stream (first frame) in seconds. */
   videoStart: number;
+  /**
+   * Indices (presentation order) of the frames that start a decodable group (keyframes), when
+   * the container marks them; lets sparse frame grabs seek instead of decoding from the start.
+   */
+  keyframes?: Int32Array;
   /** Audio stream, if any. */
   audio: { codec: string; sampleRate: number; channels: number; startTime: number } | null;
 }
@@ -193,7 +198,7 @@ export async function probeVideo(
   if (Math.abs(sar - 1) > 1e-3) width = Math.max(2, Math.round(codedWidth * sar));
   if (rotation === 90 || rotation === 270) [width, height] = [height, width];
 
-  const frameTimes = await probeFrameTimes(ffprobe, file, role);
+  const { times: frameTimes, keyframes } = await probeFrameTimes(ffprobe, file, role);
   if (frameTimes.length === 0) {
     throw new VidkompyError(`${role} '${file}' has no video frames; give a video with frames`);
   }
@@ -241,6 +246,7 @@ export async function probeVideo(
     duration: frameTimes[n - 1] - frameTimes[0] + frameDur,
     startTime,
     videoStart: frameTimes[0],
+    keyframes,
     audio: audioStream
       ? {
         codec: audioStream.codec_name ?? "unknown",
@@ -256,7 +262,11 @@ export async function probeVideo(
  * Reads every video packet's presentation time (pts, else dts), drops discarded packets,
  * and sorts into presentation order.
  */
-async function probeFrameTimes(ffprobe: string, file: string, role: string): Promise<Float64Array> {
+async function probeFrameTimes(
+  ffprobe: string,
+  file: string,
+  role: string,
+): Promise<{ times: Float64Array; keyframes: Int32Array }> {
   const res = await runTool(ffprobe, [
     "-v",
     "error",
@@ -285,6 +295,7 @@ async function probeFrameTimes(ffprobe: string, file: string, role: string): Pro
     );
   }
   const times: number[] = [];
+  const keyTimes: number[] = [];
   for (const line of res.stdout.split("\n")) {
     if (!line) continue;
     const [pts, dts, flags] = line.split(",");
@@ -293,9 +304,17 @@ async function probeFrameTimes(ffprobe: string, file: string, role: string): Pro
     if (pts === "N/A" || pts === "" || !Number.isFinite(t)) t = Number(dts);
     if (!Number.isFinite(t)) continue;
     times.push(t);
+    if (flags && flags.includes("K")) keyTimes.push(t);
   }
   times.sort((a, b) => a - b);
   const out = new Float64Array(times.length);
   for (let i = 0; i < times.length; i++) out[i] = times[i];
-  return out;
+  keyTimes.sort((a, b) => a - b);
+  const keys: number[] = [];
+  let j = 0;
+  for (const kt of keyTimes) {
+    while (j < out.length && out[j] < kt) j++;
+    if (j < out.length && out[j] === kt && keys[keys.length - 1] !== j) keys.push(j);
+  }
+  return { times: out, keyframes: Int32Array.from(keys) };
 }

@@ -20,6 +20,14 @@
  * full resolution it is the mean over fg samples, each with its best-matching bg sample: the one
  * comparable confidence metric of all candidates. Invariant to brightness/contrast changes.
  *
+ * The coarse stage's FFT work goes through an injectable {@link NccCorrelator}:
+ * {@link searchSpatial} runs it on the CPU (src/fft.ts), {@link searchSpatialAsync} with any
+ * correlator, e.g. `GpuNccCorrelator` (WGSL, one round trip per working resolution) from
+ * `createCorrelator` in src/backend.ts; the fine stage always runs on the CPU. The WGSL maps
+ * differ from the CPU's only by float32 rounding (≈ 1e-7), which can only matter between coarse
+ * peaks tied to that precision, and the fine stage re-scores every candidate at full resolution
+ * on the CPU: the placements and scores are the same (checked on the test pairs).
+ *
  * Pure: no I/O.
  * @module
  */
@@ -35,11 +43,12 @@ import { detectContentRect } from "./letterbox.ts";
 import { nextPowerOfTwo } from "./fft.ts";
 import {
   type CenteredTemplate,
+  CpuNccCorrelator,
+  type NccBatch,
+  type NccBest,
+  type NccCorrelator,
   nccPeaks,
   nccPlaced,
-  NccPlan,
-  type PreparedTemplate,
-  windowInvStd,
 } from "./ncc.ts";
 
 /** A placement of fg inside bg. */
@@ -846,23 +855,36 @@ function chooseFactors(
   });
 }
 
+/** What the coarse stage asks a correlator: bg images at one working resolution, templates. */
+interface CoarseRequest {
+  /** Band-passed bg samples at the working resolution. */
+  images: Float32Array[];
+  /** Their width. */
+  width: number;
+  /** Their height. */
+  height: number;
+  /** One batch per grid scale of the working resolution (fg samples' templates). */
+  batches: NccBatch[];
+}
+
 /**
  * Coarse stage: for every grid scale, NCC maps (FFT) of each fg sample's band-passed content
  * over every bg sample at a small working resolution; per fg sample the best bg sample per
  * position; consensus = mean over fg samples (the worst dropped when >= 4); its peaks become
- * candidates (full-res coordinates).
+ * candidates (full-res coordinates). A generator: it yields one correlation request per working
+ * resolution (all its grid scales at once, so that a GPU correlator makes one round trip per
+ * working resolution) and is resumed with the answer; it returns the candidates.
  */
-function coarseSearch(
+function* coarseSteps(
   fgPyr: Pyramid[],
   bgPyr: Pyramid[],
   content: Rect,
   scales: GridScale[],
   informative: boolean[],
   set: Settings,
-): Coarse[] {
+): Generator<CoarseRequest, Coarse[], (NccBest | null)[][]> {
   const fgW = fgPyr[0].levels[0].width, fgH = fgPyr[0].levels[0].height;
   const bgW = bgPyr[0].levels[0].width, bgH = bgPyr[0].levels[0].height;
-  const K = fgPyr.length, B = bgPyr.length;
   const maxLevel = Math.min(fgPyr[0].maxLevel, bgPyr[0].maxLevel);
   const factors = chooseFactors(scales, fgW, fgH, bgW, bgH, content, maxLevel, set);
   const groups = new Map<number, GridScale[]>();
@@ -888,68 +910,38 @@ function coarseSearch(
       return { width: lv.width, height: lv.height, data };
     });
     const cw = bgC[0].width, ch = bgC[0].height;
-    const plan = new NccPlan(cw, ch);
-    const packed = [];
-    for (let b = 0; b < B; b += 2) {
-      packed.push(plan.prepareImages(bgC[b].data, b + 1 < B ? bgC[b + 1].data : null, cw, ch));
-    }
-    const inv = bgC.map(() => new Float32Array(cw * ch));
-    const maxMap = fgPyr.map(() => new Float32Array(cw * ch));
-    const argMap = fgPyr.map(() => new Uint16Array(cw * ch));
-    const cons = new Float32Array(cw * ch);
-    let reuse: PreparedTemplate | undefined;
+    const items: { g: GridScale; t0: RenderedTemplate }[] = [];
+    const batches: NccBatch[] = [];
     for (const g of group) {
       const tpls = fgPyr.map((p, k) =>
         informative[k] ? renderTemplate(p, content, g.fw, g.fh, d, r) : null
       );
       const t0 = tpls.find((t) => t !== null);
       if (!t0 || t0.width > cw || t0.height > ch) continue;
-      const mw = cw - t0.width + 1, mh = ch - t0.height + 1, n = mw * mh;
-      for (let b = 0; b < B; b++) {
-        const pk = packed[b >> 1];
-        windowInvStd((b & 1) ? pk.b! : pk.a, t0.width, t0.height, inv[b]);
-      }
+      items.push({ g, t0 });
+      batches.push({
+        width: t0.width,
+        height: t0.height,
+        templates: tpls.map((t) => t?.data ?? null),
+      });
+    }
+    if (items.length === 0) continue;
+    const answers = yield { images: bgC.map((b) => b.data), width: cw, height: ch, batches };
+    items.forEach(({ g, t0 }, s) => {
+      const res = answers[s];
       const used: number[] = [];
-      for (let k = 0; k < K; k++) {
-        const t = tpls[k];
-        if (!t) continue;
-        const pt = plan.prepareTemplate(t.data, t.width, t.height, reuse);
-        if (!pt) continue;
-        reuse = pt;
-        const tqi = 1 / Math.sqrt(pt.sumSq);
-        const mx = maxMap[k].fill(-2, 0, n), am = argMap[k];
-        for (let pi = 0; pi < packed.length; pi++) {
-          const c = plan.crossCorrelate(packed[pi], pt);
-          const st = c.stride, re = c.re, im = c.im;
-          const ia = inv[2 * pi], ib = packed[pi].b ? inv[2 * pi + 1] : null;
-          const ba = 2 * pi, bb = 2 * pi + 1;
-          for (let v = 0; v < mh; v++) {
-            const o = v * mw, co = v * st;
-            for (let u = 0; u < mw; u++) {
-              const i = o + u;
-              const va = re[co + u] * ia[i] * tqi;
-              if (va > mx[i]) {
-                mx[i] = va;
-                am[i] = ba;
-              }
-              if (ib) {
-                const vb = im[co + u] * ib[i] * tqi;
-                if (vb > mx[i]) {
-                  mx[i] = vb;
-                  am[i] = bb;
-                }
-              }
-            }
-          }
-        }
-        used.push(k);
-      }
-      if (used.length === 0) continue;
+      res.forEach((m, k) => {
+        if (m) used.push(k);
+      });
+      if (used.length === 0) return;
+      const mw = cw - t0.width + 1, mh = ch - t0.height + 1, n = mw * mh;
+      const cons = new Float32Array(n);
       const m = used.length, drop = m >= 4;
+      const maps = used.map((k) => res[k]!.max);
       for (let i = 0; i < n; i++) {
         let s = 0, lo = Infinity;
-        for (const k of used) {
-          const v = maxMap[k][i];
+        for (const mk of maps) {
+          const v = mk[i];
           s += v;
           if (v < lo) lo = v;
         }
@@ -966,16 +958,40 @@ function coarseSearch(
             fh: g.fh,
             score: pk.score,
             fixed: g.forced,
-            pairs: fgPyr.map((_, k) => (used.includes(k) ? argMap[k][i] : 0)),
+            pairs: fgPyr.map((_, k) => (res[k] ? res[k]!.arg[i] : 0)),
             start: 0,
           },
           d,
           forced: g.forced,
         });
       }
-    }
+    });
   }
   return out;
+}
+
+/** Runs {@link coarseSteps} to completion with a synchronous CPU correlator. */
+function coarseSync(steps: Generator<CoarseRequest, Coarse[], (NccBest | null)[][]>): Coarse[] {
+  const cpu = new CpuNccCorrelator();
+  let r = steps.next(undefined as unknown as (NccBest | null)[][]);
+  while (!r.done) {
+    const q = r.value;
+    r = steps.next(cpu.bestOverSync(q.images, q.width, q.height, q.batches));
+  }
+  return r.value;
+}
+
+/** Runs {@link coarseSteps} to completion with any correlator. */
+async function coarseAsync(
+  steps: Generator<CoarseRequest, Coarse[], (NccBest | null)[][]>,
+  correlator: NccCorrelator,
+): Promise<Coarse[]> {
+  let r = steps.next(undefined as unknown as (NccBest | null)[][]);
+  while (!r.done) {
+    const q = r.value;
+    r = steps.next(await correlator.bestOver(q.images, q.width, q.height, q.batches));
+  }
+  return r.value;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -992,6 +1008,62 @@ export function searchSpatial(
   bgFrames: GrayImage[],
   opts: SpatialSearchOptions = {},
 ): SpatialResult {
+  const setup = setupSearch(fgFrames, bgFrames, opts);
+  return finishSearch(setup, coarseSync(setup.steps));
+}
+
+/** Options of {@link searchSpatialAsync}. */
+export interface SpatialSearchAsyncOptions extends SpatialSearchOptions {
+  /**
+   * Runs the coarse stage's FFT NCC (default: a {@link CpuNccCorrelator}, i.e. the same work as
+   * {@link searchSpatial}). The caller owns it (and destroys it).
+   */
+  correlator?: NccCorrelator;
+}
+
+/**
+ * {@link searchSpatial} with the coarse stage's FFT NCC maps computed by `opts.correlator`
+ * (e.g. `GpuNccCorrelator` on WebGPU: one round trip per working resolution). The fine stage
+ * (direct NCC in pixel space) runs on the CPU as in {@link searchSpatial}. A correlator that
+ * computes the same best-match maps (up to float32 rounding of the coarse scores) gives the same
+ * placement; the reported scores are always computed at full resolution on the CPU.
+ */
+export async function searchSpatialAsync(
+  fgFrames: GrayImage[],
+  bgFrames: GrayImage[],
+  opts: SpatialSearchAsyncOptions = {},
+): Promise<SpatialResult> {
+  const setup = setupSearch(fgFrames, bgFrames, opts);
+  const coarse = opts.correlator
+    ? await coarseAsync(setup.steps, opts.correlator)
+    : coarseSync(setup.steps);
+  return finishSearch(setup, coarse);
+}
+
+/** State of a search between its stages. */
+interface SearchSetup {
+  set: Settings;
+  fgW: number;
+  fgH: number;
+  bgW: number;
+  bgH: number;
+  content: Rect;
+  minScale: number;
+  maxScale: number;
+  fixedScale: boolean;
+  special: GridScale[];
+  informative: boolean[];
+  sc: Scorer;
+  /** The coarse stage, not started yet. */
+  steps: Generator<CoarseRequest, Coarse[], (NccBest | null)[][]>;
+}
+
+/** Validation, scale grid and pyramids of a search; the coarse stage is returned unstarted. */
+function setupSearch(
+  fgFrames: GrayImage[],
+  bgFrames: GrayImage[],
+  opts: SpatialSearchOptions,
+): SearchSetup {
   checkSizes(fgFrames, "fg");
   checkSizes(bgFrames, "bg");
   const set = settings(opts.precision ?? 2);
@@ -1076,9 +1148,29 @@ export function searchSpatial(
   let informative = fgFrames.map((f) => contentStd(f, content) > 1.5);
   if (!informative.some(Boolean)) informative = fgFrames.map(() => true);
   const sc = new Scorer(fgPyr, bgPyr, content, informative);
+  // ---- coarse: FFT NCC per working resolution (run by the caller) ----
+  const steps = coarseSteps(fgPyr, bgPyr, content, allScales, informative, set);
+  return {
+    set,
+    fgW,
+    fgH,
+    bgW,
+    bgH,
+    content,
+    minScale,
+    maxScale,
+    fixedScale,
+    special,
+    informative,
+    sc,
+    steps,
+  };
+}
 
-  // ---- coarse: FFT NCC per working resolution ----
-  const coarse = coarseSearch(fgPyr, bgPyr, content, allScales, informative, set);
+/** The fine stage of a search, from the coarse candidates. */
+function finishSearch(setup: SearchSetup, coarse: Coarse[]): SpatialResult {
+  const { set, fgW, fgH, bgW, bgH, content, minScale, maxScale, fixedScale, special } = setup;
+  const { informative, sc } = setup;
   if (coarse.length === 0) {
     throw new RangeError("searchSpatial: no placement of fg's content fits inside bg");
   }

@@ -1,6 +1,18 @@
 import assert from "node:assert/strict";
 import { boxHighPass, createGray, cropGray, type GrayImage, resizeGray } from "./gray_image.ts";
-import { refineSpatial, searchSpatial, type SpatialResult } from "./spatial_search.ts";
+import {
+  refineSpatial,
+  searchSpatial,
+  searchSpatialAsync,
+  type SpatialCandidate,
+  type SpatialResult,
+  type SpatialSearchOptions,
+} from "./spatial_search.ts";
+import { CpuNccCorrelator } from "./ncc.ts";
+import { GpuNccCorrelator } from "./gpu/ncc_gpu.ts";
+import { gpuForTests } from "./gpu/test_util.ts";
+
+const gpu = await gpuForTests("spatial_search_test.ts");
 
 // ---- synthetic scenes ------------------------------------------------------------------------
 
@@ -319,4 +331,83 @@ Deno.test("gray image helpers: crop, resize both ways, band-pass", () => {
   const out = new Float32Array(48);
   boxHighPass(flat, 8, 6, 2, out);
   assert.ok(out.every((v) => Math.abs(v) < 1e-5));
+});
+
+// ---- correlators: CPU (src/fft.ts) vs WGSL ---------------------------------------------------
+
+/** Synthetic search problems: crop, scaled crops, letterbox, fg = whole bg, moving scene. */
+function searchCases(): [string, GrayImage[], GrayImage[], SpatialSearchOptions][] {
+  const s1 = scene(1), s2 = scene(2), s4 = scene(4), s5 = scene(5);
+  const bg2 = [render(s2, BG_W, BG_H, 0, 0, 1, { noise: 2 })];
+  const still = scene(6), layer = scene(60, 16);
+  const at = (t: number): Scene => (u, v) => 0.6 * still(u, v) + 0.4 * layer(u - 6 * t, v - 2 * t);
+  return [
+    [
+      "crop 100 %",
+      [0, 1, 2].map((t) => render(s1, 160, 90, 97, 41, 1, { noise: 3, seed: 10 + t })),
+      [0, 1, 2, 3].map((t) => render(s1, BG_W, BG_H, 0, 0, 1, { noise: 3, seed: t })),
+      {},
+    ],
+    ["scale 0.7", [render(s2, 200, 120, 61, 53, 0.7, { noise: 2, seed: 3 })], bg2, {}],
+    ["scale 1.6", [render(s2, 100, 60, 130, 70, 1.6, { noise: 2, seed: 4 })], bg2, {}],
+    [
+      "fg = whole bg at 0.5x",
+      [render(s4, 640, 360, 0, 0, 0.5, { noise: 2, seed: 7 })],
+      [render(s4, BG_W, BG_H, 0, 0, 1, { noise: 2 }), render(s4, BG_W, BG_H, 0, 0, 1, { seed: 2 })],
+      { precision: 1 },
+    ],
+    [
+      "letterboxed",
+      [0, 1, 2].map((t) =>
+        letterbox(render(s5, 200, 100, 70, 6, 1, { noise: 2, seed: 20 + t }), 200, 150)
+      ),
+      [render(s5, BG_W, BG_H, 0, 0, 1, { noise: 2 })],
+      {},
+    ],
+    [
+      "moving scene, 3 fg × 8 bg",
+      [1.3, 3.6, 6.2].map((t, i) => render(at(t), 180, 100, 55, 33, 1, { noise: 2, seed: 30 + i })),
+      [0, 1, 2, 3, 4, 5, 6, 7].map((t) =>
+        blocky(render(at(t), BG_W, BG_H, 0, 0, 1, { noise: 2, seed: t }), 0.3, 4)
+      ),
+      {},
+    ],
+  ];
+}
+
+function samePlacement(got: SpatialResult, want: SpatialResult, what: string): void {
+  const place = (c: SpatialCandidate | null) =>
+    c && [c.x, c.y, c.width, c.height, c.scale, c.scaleX, c.scaleY];
+  assert.deepEqual(place(got.best), place(want.best), `${what}: best`);
+  assert.ok(Math.abs(got.best.score - want.best.score) <= 1e-4, `${what}: score`);
+  assert.ok(Math.abs(got.confidence - want.confidence) <= 1e-4, `${what}: confidence`);
+  assert.deepEqual(got.bestBgForFg, want.bestBgForFg, `${what}: bg samples`);
+  assert.deepEqual(place(got.runnerUp), place(want.runnerUp), `${what}: runner-up`);
+}
+
+Deno.test("searchSpatialAsync with the CPU correlator (or none) equals searchSpatial", async () => {
+  const cpu = new CpuNccCorrelator();
+  for (const [name, fg, bg, opts] of searchCases().slice(0, 3)) {
+    const want = searchSpatial(fg, bg, opts);
+    assert.deepEqual(await searchSpatialAsync(fg, bg, { ...opts, correlator: cpu }), want, name);
+    assert.deepEqual(await searchSpatialAsync(fg, bg, opts), want, name);
+  }
+});
+
+Deno.test({
+  name: "searchSpatialAsync with the WGSL correlator gives searchSpatial's placements",
+  ignore: gpu === null,
+  async fn() {
+    const g = (await GpuNccCorrelator.create({ context: gpu! }))!;
+    try {
+      for (const [name, fg, bg, opts] of searchCases()) {
+        const want = searchSpatial(fg, bg, opts);
+        const got = await searchSpatialAsync(fg, bg, { ...opts, correlator: g });
+        assert.ok(g.lastRoundTrips >= 1, `${name}: ran on the GPU`);
+        samePlacement(got, want, name);
+      }
+    } finally {
+      g.destroy();
+    }
+  },
 });

@@ -9,7 +9,14 @@
  */
 
 import { coarseBand, framePeriod, median } from "./band.ts";
-import { alignBanded, bandSimilarities, type DtwOptions } from "./dtw.ts";
+import {
+  alignBanded,
+  type BandDistance,
+  bandSimilarities,
+  bandSimilaritiesAsync,
+  type BandSims,
+  type DtwOptions,
+} from "./dtw.ts";
 import type { EmbeddingStore } from "./embedding_store.ts";
 import { dotInt8 } from "./embedding_store.ts";
 import type { NeighbourIndex } from "./knn.ts";
@@ -142,20 +149,101 @@ export function alignTemporal(
   input: TemporalInput,
   opts: TemporalOptions = {},
 ): TemporalResult {
+  const s = setupTemporal(input, opts);
+  const { fg, bg, bgTimes } = input;
+  const sims = bandSimilarities(
+    fg,
+    bg,
+    bgTimes,
+    s.band.loTime,
+    s.band.hiTime,
+    0,
+    fg.count,
+    s.fgInv,
+    s.bgInv,
+  );
+  return finishTemporal(input, opts, s, sims);
+}
+
+/** Options of {@link alignTemporalAsync}. */
+export interface TemporalAsyncOptions extends TemporalOptions {
+  /**
+   * Computes the fine pass's band dot products (default: on the CPU, as {@link alignTemporal}),
+   * e.g. `GpuDtwDistance` on WebGPU. The caller owns it (and destroys it).
+   */
+  distance?: BandDistance;
+}
+
+/**
+ * {@link alignTemporal} with the fine pass's band similarities computed by `opts.distance`. The
+ * similarities are bit-identical to {@link alignTemporal}'s (exact integer dots, cosines formed
+ * on the host), so the result is identical.
+ */
+export async function alignTemporalAsync(
+  input: TemporalInput,
+  opts: TemporalAsyncOptions = {},
+): Promise<TemporalResult> {
+  const s = setupTemporal(input, opts);
+  const { fg, bg, bgTimes } = input;
+  const sims = opts.distance
+    ? await bandSimilaritiesAsync(
+      fg,
+      bg,
+      bgTimes,
+      s.band.loTime,
+      s.band.hiTime,
+      opts.distance,
+      0,
+      fg.count,
+      s.fgInv,
+      s.bgInv,
+    )
+    : bandSimilarities(
+      fg,
+      bg,
+      bgTimes,
+      s.band.loTime,
+      s.band.hiTime,
+      0,
+      fg.count,
+      s.fgInv,
+      s.bgInv,
+    );
+  return finishTemporal(input, opts, s, sims);
+}
+
+/** State of an alignment between the coarse band and the fine pass. */
+interface TemporalSetup {
+  band: ReturnType<typeof coarseBand>;
+  fgInv: Float32Array;
+  bgInv: Float32Array;
+}
+
+/** Validation, the coarse band and the inverse norms. */
+function setupTemporal(input: TemporalInput, opts: TemporalOptions): TemporalSetup {
   const { fg, bg, fgTimes, bgTimes } = input;
   const N = fg.count, M = bg.count;
   if (N === 0 || M === 0) throw new RangeError("alignTemporal needs at least one fg and bg frame");
   if (fg.dim !== bg.dim) throw new RangeError("fg and bg embeddings differ in dimension");
   checkTimes("fgTimes", fgTimes, N);
   checkTimes("bgTimes", bgTimes, M);
-
   const band = coarseBand(fg, fgTimes, bg, bgTimes, {
     neighbourIndex: opts.neighbourIndex,
     margin: opts.band,
   });
-  const fgInv = fg.invNorms();
-  const bgInv = bg.invNorms();
-  const sims = bandSimilarities(fg, bg, bgTimes, band.loTime, band.hiTime, 0, N, fgInv, bgInv);
+  return { band, fgInv: fg.invNorms(), bgInv: bg.invNorms() };
+}
+
+/** The DTW passes on the band similarities, held flags, offset and confidence. */
+function finishTemporal(
+  input: TemporalInput,
+  opts: TemporalOptions,
+  setup: TemporalSetup,
+  sims: BandSims,
+): TemporalResult {
+  const { fg, bg, fgTimes, bgTimes } = input;
+  const N = fg.count, M = bg.count;
+  const { band, fgInv, bgInv } = setup;
 
   const bgPeriod = framePeriod(bgTimes);
   const phaseSteps = opts.dtw?.phaseSteps ?? 8;

@@ -11,7 +11,27 @@ import {
   renderClip,
   type ShotSpec,
 } from "./synth_video_fixture.ts";
-import { alignTemporal, type TemporalResult } from "./temporal.ts";
+import {
+  alignTemporal,
+  alignTemporalAsync,
+  type TemporalInput,
+  type TemporalResult,
+} from "./temporal.ts";
+import { CpuBandDistance } from "./dtw.ts";
+import { GpuDtwDistance } from "./gpu/distance_gpu.ts";
+import { gpuForTests } from "./gpu/test_util.ts";
+
+const gpu = await gpuForTests("temporal_test.ts");
+
+/** Every successful alignment of this file's tests, re-run with the band distances at the end. */
+const recorded: { input: TemporalInput; want: TemporalResult }[] = [];
+
+/** {@link alignTemporal}, recorded for the CPU / WGSL band distance comparison. */
+function alignRecorded(input: TemporalInput): TemporalResult {
+  const want = alignTemporal(input);
+  recorded.push({ input, want: structuredClone(want) });
+  return want;
+}
 
 /** fg encode: lifted contrast, crushed blacks, soft, noisy. */
 const FG_GRADE: Degradation = {
@@ -80,7 +100,7 @@ function scenario(master: MasterSpec, fgSpec: DerivedSpec, bgSpec: DerivedSpec):
   const clip = new MasterClip(master);
   const fg = embedClip(clip, fgSpec);
   const bg = embedClip(clip, bgSpec);
-  const res = alignTemporal({
+  const res = alignRecorded({
     fg: fg.store,
     fgTimes: fg.d.times,
     bg: bg.store,
@@ -232,7 +252,7 @@ Deno.test("temporal: unrelated footage gets a low confidence", () => {
   const c2 = new MasterClip(master(30, 800));
   const fg = embedClip(c1, { fps: 30, start: 0, frames: 300, degradation: FG_GRADE });
   const bg = embedClip(c2, { fps: 30, start: 0, frames: 450, degradation: BG_GRADE });
-  const res = alignTemporal({
+  const res = alignRecorded({
     fg: fg.store,
     fgTimes: fg.d.times,
     bg: bg.store,
@@ -251,7 +271,7 @@ Deno.test("temporal: unrelated footage gets a low confidence", () => {
 Deno.test("temporal: tiny inputs", () => {
   const one = new EmbeddingStore(1, 8);
   one.push(new Int8Array([1, 2, 3, 4, 5, 6, 7, 8]));
-  const r = alignTemporal({
+  const r = alignRecorded({
     fg: one,
     fgTimes: new Float64Array([0]),
     bg: one,
@@ -261,7 +281,7 @@ Deno.test("temporal: tiny inputs", () => {
   assert.deepEqual(Array.from(r.held), [0]);
   const bg = new EmbeddingStore(3, 8);
   for (let k = 0; k < 3; k++) bg.push(new Int8Array([k, 1, -k, 2, 3, k * k, 0, 1]));
-  const r2 = alignTemporal({
+  const r2 = alignRecorded({
     fg: bg,
     fgTimes: new Float64Array([0, 0.04, 0.08]),
     bg,
@@ -304,7 +324,7 @@ Deno.test("temporal: 20 000 × 24 000 frames in O(N·band) time and memory", () 
   ]);
   const fg = EmbeddingStore.fromArray(fe, dim), bg = EmbeddingStore.fromArray(be, dim);
   const t0 = performance.now();
-  const res = alignTemporal({ fg, fgTimes: fgD.times, bg, bgTimes: bgD.times });
+  const res = alignRecorded({ fg, fgTimes: fgD.times, bg, bgTimes: bgD.times });
   const ms = performance.now() - t0;
   let exact = 0, maxOff = 0, n = 0;
   for (let i = 0; i < N; i++) {
@@ -333,4 +353,40 @@ Deno.test("temporal: 20 000 × 24 000 frames in O(N·band) time and memory", () 
   assert.ok(res.cells < N * 100, "fine pass must stay inside the band");
   assert.ok(Math.abs(res.offset - 60) < 0.05 && res.rate === 1);
   assert.ok(ms < 30000, `took ${ms} ms`);
+});
+
+Deno.test("temporal: alignTemporalAsync (CPU and WGSL band distances) equals alignTemporal", async () => {
+  // this file's synthetic pairs (all of them when run unfiltered), plus one more
+  const clip = new MasterClip(master(120, 400));
+  const fg = embedClip(clip, {
+    fps: 30,
+    start: 2,
+    frames: 30 * 13,
+    degradation: FG_GRADE,
+    vfrDrop: 0.15,
+    vfrSeed: 4,
+  });
+  const bg = embedClip(clip, {
+    fps: 24,
+    start: 0.5,
+    frames: 24 * 16,
+    degradation: BG_GRADE,
+    drops: [60, 120, 150],
+    dups: [90, 135, 170],
+  });
+  alignRecorded({ fg: fg.store, fgTimes: fg.d.times, bg: bg.store, bgTimes: bg.d.times });
+  const cpu = new CpuBandDistance();
+  const g = gpu ? (await GpuDtwDistance.create({ context: gpu }))! : null;
+  try {
+    for (const [k, { input, want }] of recorded.entries()) {
+      const what = `pair ${k} (${input.fg.count} × ${input.bg.count})`;
+      assert.deepEqual(await alignTemporalAsync(input, { distance: cpu }), want, `cpu, ${what}`);
+      if (!g) continue; // (gpuForTests printed why)
+      const got = await alignTemporalAsync(input, { distance: g });
+      assert.ok(g.lastRoundTrips >= 1, what);
+      assert.deepEqual(got, want, `webgpu, ${what}`);
+    }
+  } finally {
+    g?.destroy();
+  }
 });

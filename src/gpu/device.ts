@@ -7,8 +7,8 @@
  * - {@link GpuContext.pipeline} compiles each kernel once (from the embedded WGSL of
  *   `shaders_embedded.ts`) and reuses it.
  * - {@link runKernelOnce} runs one kernel on fresh buffers; it is the non-hot-path helper the
- *   parity tests use. The hot paths (`embed_gpu.ts`, `fft_gpu.ts`, `distance_gpu.ts`) keep their
- *   buffers and bind groups and make one round trip per batch.
+ *   parity tests use. The hot paths (`embed_gpu.ts`, `fft_gpu.ts`, `ncc_gpu.ts`,
+ *   `distance_gpu.ts`) keep their buffers and make one round trip per batch.
  *
  * On the software adapter every GPU round trip (submit + map) costs ≈ 11 ms, so work must be
  * batched: many frames or image pairs per dispatch.

@@ -2,10 +2,19 @@
  * Batched int8 dot products / cosines over a DTW band on WebGPU (`batch_distance.wgsl`): upload
  * the two embedding sets once ({@link GpuBandDistance.upload}), then evaluate any number of bands
  * ({@link GpuBandDistance.run}), one round trip each. CPU twin: `batchDistanceCpu`.
+ * {@link GpuDtwDistance} puts it behind the DTW's {@link BandDistance} interface.
  * @module
  */
+import { type BandDistance, CpuBandDistance } from "../dtw.ts";
+import type { EmbeddingStore } from "../embedding_store.ts";
 import { acquireGpu, createBuffer, dispatchSize, type GpuContext } from "./device.ts";
-import { type BandRows, checkDistDim, DIST_PARAMS_BYTES, packDistParams } from "./kernels_cpu.ts";
+import {
+  type BandRows,
+  checkDistDim,
+  DIST_PARAMS_BYTES,
+  packBandRows,
+  packDistParams,
+} from "./kernels_cpu.ts";
 
 /** Band dot products / cosines of two int8 embedding sets on the GPU. */
 export class GpuBandDistance {
@@ -164,5 +173,95 @@ export class GpuBandDistance {
       this.out =
       this.read =
         null;
+  }
+}
+
+/** Options of {@link GpuDtwDistance.create}. */
+export interface GpuDtwDistanceOptions {
+  /** Use this context instead of the process-wide one. */
+  context?: GpuContext;
+  /** Largest number of band cells per dispatch (default 4 Mi; each costs 4 bytes of readback). */
+  maxCells?: number;
+}
+
+/**
+ * The DTW's {@link BandDistance} on WebGPU: raw int8 dots of the band cells with
+ * `batch_distance.wgsl`, one round trip per chunk of up to `maxCells` cells (the stores are
+ * uploaded once per pair of stores). Vectors longer than 1024 components (dots no longer exact in
+ * float32) or stores larger than a storage binding fall back to {@link CpuBandDistance}.
+ */
+export class GpuDtwDistance implements BandDistance {
+  /** Always "webgpu". */
+  readonly kind = "webgpu";
+  /** Round trips of the last {@link GpuDtwDistance.bandDots} call (0 when the CPU ran it). */
+  lastRoundTrips = 0;
+  private readonly cpu = new CpuBandDistance();
+  private loaded: { fg: Int8Array; fgN: number; bg: Int8Array; bgN: number } | null = null;
+
+  private constructor(
+    private readonly gpu: GpuBandDistance,
+    private readonly maxCells: number,
+    private readonly maxBytes: number,
+  ) {}
+
+  /** A GPU band distance, or `null` when WebGPU is unavailable. */
+  static async create(opts: GpuDtwDistanceOptions = {}): Promise<GpuDtwDistance | null> {
+    const gpu = await GpuBandDistance.create({ context: opts.context });
+    if (!gpu) return null;
+    const lim = gpu.context.device.limits;
+    const maxBytes = Math.min(lim.maxStorageBufferBindingSize, lim.maxBufferSize);
+    const maxCells = Math.max(1, Math.min(opts.maxCells ?? 4 << 20, Math.floor(maxBytes / 4)));
+    return new GpuDtwDistance(gpu, maxCells, maxBytes);
+  }
+
+  /** See {@link BandDistance.bandDots} (`skip` is ignored: those rows are computed too). */
+  async bandDots(
+    fg: EmbeddingStore,
+    bg: EmbeddingStore,
+    start: number,
+    jLo: Int32Array,
+    jHi: Int32Array,
+    out: Float32Array,
+    skip?: Uint8Array,
+  ): Promise<void> {
+    this.lastRoundTrips = 0;
+    const dim = fg.dim;
+    const rows = jLo.length;
+    if (
+      dim !== bg.dim || dim % 4 !== 0 || dim > 1024 || fg.count * dim > this.maxBytes ||
+      bg.count * dim > this.maxBytes || rows === 0
+    ) {
+      return this.cpu.bandDots(fg, bg, start, jLo, jHi, out, skip);
+    }
+    const l = this.loaded;
+    if (
+      !l || l.fg !== fg.data || l.fgN !== fg.count || l.bg !== bg.data || l.bgN !== bg.count
+    ) {
+      this.gpu.upload(fg.data, fg.count, bg.data, bg.count, dim);
+      this.loaded = { fg: fg.data, fgN: fg.count, bg: bg.data, bgN: bg.count };
+    }
+    let r0 = 0, o0 = 0;
+    while (r0 < rows) {
+      let r1 = r0, cells = 0;
+      while (r1 < rows) {
+        const w = Math.max(0, jHi[r1] - jLo[r1] + 1);
+        if (r1 > r0 && cells + w > this.maxCells) break;
+        cells += w;
+        r1++;
+      }
+      const idx = new Int32Array(r1 - r0);
+      for (let r = r0; r < r1; r++) idx[r - r0] = start + r;
+      const band = packBandRows(idx, jLo.subarray(r0, r1), jHi.subarray(r0, r1));
+      await this.gpu.run(band, out.subarray(o0, o0 + band.total));
+      this.lastRoundTrips++;
+      o0 += band.total;
+      r0 = r1;
+    }
+  }
+
+  /** Releases the GPU buffers (the shared device stays). */
+  destroy(): void {
+    this.gpu.destroy();
+    this.loaded = null;
   }
 }

@@ -16,6 +16,8 @@
  * | `cross_power.wgsl` | {@link crossPowerCpu} |
  * | `peak_search.wgsl` | {@link peakSearchCpu} |
  * | `batch_distance.wgsl` | {@link batchDistanceCpu} |
+ * | `ncc_cross.wgsl` | {@link nccCrossCpu} |
+ * | `ncc_max.wgsl` | {@link nccMaxCpu} |
  * @module
  */
 import {
@@ -638,6 +640,166 @@ export function batchDistanceCpu(
       let v = f32(s);
       if (scaled) v = f32(f32(v * invA![ai]) * invB![lo + j]);
       out[o + j] = v;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// ncc_cross.wgsl
+
+/** Bytes of the `ncc_cross` uniform block. */
+export const NCC_CROSS_PARAMS_BYTES = 32;
+
+/** Combos `combo0 .. combo0 + combos − 1` of `ncc_cross` (combo c = template k · pairs + pair p). */
+export interface NccCrossConfig {
+  /** Complex values per spectrum (`fftWidth × fftHeight`). */
+  count: number;
+  /** Image pairs (spectra) in the image buffer. */
+  pairs: number;
+  /** First combo. */
+  combo0: number;
+  /** Number of combos. */
+  combos: number;
+  /** Index in the template buffer of template k = 0. */
+  tplBase: number;
+}
+
+/** Writes the `ncc_cross` uniform block into `dst` at `offset`. */
+export function packNccCrossParams(cfg: NccCrossConfig, dst: ArrayBuffer, offset = 0): void {
+  const u = new Uint32Array(dst, offset, 8);
+  u.fill(0);
+  u[0] = cfg.count;
+  u[1] = cfg.pairs;
+  u[2] = cfg.combo0;
+  u[3] = cfg.combos;
+  u[4] = cfg.tplBase;
+}
+
+/**
+ * Twin of `ncc_cross.wgsl`: `work[(c − combo0)·count + e] = bg[p][e] · conj(tpl[tplBase + k][e])`
+ * for the combos of `cfg` (interleaved complex float32 arrays).
+ */
+export function nccCrossCpu(
+  bg: Float32Array,
+  tpl: Float32Array,
+  cfg: NccCrossConfig,
+  work: Float32Array,
+): void {
+  const n = cfg.count;
+  for (let l = 0; l < cfg.combos; l++) {
+    const c = cfg.combo0 + l;
+    const k = Math.floor(c / cfg.pairs), p = c - k * cfg.pairs;
+    const xb = 2 * p * n, yb = 2 * (cfg.tplBase + k) * n, ob = 2 * l * n;
+    for (let e = 0; e < n; e++) {
+      const xr = bg[xb + 2 * e], xi = bg[xb + 2 * e + 1];
+      const yr = tpl[yb + 2 * e], yi = tpl[yb + 2 * e + 1];
+      work[ob + 2 * e] = f32(xr * yr) + f32(xi * yi);
+      work[ob + 2 * e + 1] = f32(xi * yr) - f32(xr * yi);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// ncc_max.wgsl
+
+/** Bytes of the `ncc_max` uniform block. */
+export const NCC_MAX_PARAMS_BYTES = 64;
+
+/** One `ncc_max` dispatch (see the shader for the meaning of each field). */
+export interface NccMaxConfig {
+  /** Map width (`imageWidth − templateWidth + 1`). */
+  mw: number;
+  /** Map height. */
+  mh: number;
+  /** Row stride of the work surfaces (FFT width). */
+  fw: number;
+  /** Complex values per work surface. */
+  count: number;
+  /** Image pairs per template in the combo numbering. */
+  pairs: number;
+  /** Global index of pair 0. */
+  pair0: number;
+  /** Total number of images. */
+  images: number;
+  /** First combo of the work buffer. */
+  combo0: number;
+  /** Combos in the work buffer. */
+  combos: number;
+  /** Templates. */
+  kCount: number;
+  /** Offset of image 2·pair0's map in `inv`. */
+  invBase: number;
+  /** Offset of template 0 in `tqi`. */
+  tqiBase: number;
+  /** Offset (in entries) of template 0's map in the output. */
+  outBase: number;
+}
+
+/** Writes the `ncc_max` uniform block into `dst` at `offset`. */
+export function packNccMaxParams(cfg: NccMaxConfig, dst: ArrayBuffer, offset = 0): void {
+  const u = new Uint32Array(dst, offset, 16);
+  u.fill(0);
+  u[0] = cfg.mw;
+  u[1] = cfg.mh;
+  u[2] = cfg.fw;
+  u[3] = cfg.count;
+  u[4] = cfg.pairs;
+  u[5] = cfg.pair0;
+  u[6] = cfg.images;
+  u[7] = cfg.combo0;
+  u[8] = cfg.combos;
+  u[9] = cfg.kCount;
+  u[10] = cfg.invBase;
+  u[11] = cfg.tqiBase;
+  u[12] = cfg.outBase;
+}
+
+/**
+ * Twin of `ncc_max.wgsl`: updates the running best NCC (`outMax`, float32) and its image index
+ * (`outArg`) per template and placement from the work surfaces (interleaved complex float32).
+ */
+export function nccMaxCpu(
+  work: Float32Array,
+  inv: Float32Array,
+  tqi: Float32Array,
+  cfg: NccMaxConfig,
+  outMax: Float32Array,
+  outArg: Uint32Array,
+): void {
+  const n = cfg.mw * cfg.mh;
+  for (let k = 0; k < cfg.kCount; k++) {
+    const first = k * cfg.pairs;
+    const cLo = Math.max(cfg.combo0, first);
+    const cHi = Math.min(cfg.combo0 + cfg.combos, first + cfg.pairs);
+    if (cLo >= cHi) continue;
+    const t = tqi[cfg.tqiBase + k];
+    for (let i = 0; i < n; i++) {
+      const v = Math.floor(i / cfg.mw), u = i - v * cfg.mw;
+      const o = cfg.outBase + k * n + i;
+      let best = -2, arg = 0;
+      if (cfg.pair0 + (cLo - first) !== 0) {
+        best = outMax[o];
+        arg = outArg[o];
+      }
+      const e = v * cfg.fw + u;
+      for (let c = cLo; c < cHi; c++) {
+        const img = 2 * (c - first);
+        const w = 2 * ((c - cfg.combo0) * cfg.count + e);
+        const va = f32(f32(work[w] * inv[cfg.invBase + img * n + i]) * t);
+        if (va > best) {
+          best = va;
+          arg = 2 * cfg.pair0 + img;
+        }
+        if (2 * cfg.pair0 + img + 1 < cfg.images) {
+          const vb = f32(f32(work[w + 1] * inv[cfg.invBase + (img + 1) * n + i]) * t);
+          if (vb > best) {
+            best = vb;
+            arg = 2 * cfg.pair0 + img + 1;
+          }
+        }
+      }
+      outMax[o] = best;
+      outArg[o] = arg;
     }
   }
 }

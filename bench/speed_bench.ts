@@ -1,0 +1,263 @@
+/**
+ * Speed bench (issue 5): `vidkompy comp` with automatic alignment against an ffmpeg-only
+ * command that makes the same output when the alignment is known (same decoder, overlay
+ * position, libx264 settings, fg's frames and audio). Synthetic 720p/1080p pairs and pairs made
+ * from ../shared/footage when it is there.
+ * @module
+ */
+import * as path from "node:path";
+import { DENO, ff, table, timed, vidkompyArgs } from "./util.ts";
+
+/** One bench pair with its known alignment. */
+interface SpeedPair {
+  name: string;
+  bg: string;
+  fg: string;
+  x: number;
+  y: number;
+  /** bg seconds at fg's first frame. */
+  offset: number;
+  /** bg display size. */
+  size: string;
+}
+
+async function makeSynthetic(
+  dir: string,
+  w: number,
+  h: number,
+  seconds: number,
+): Promise<SpeedPair> {
+  const bg = path.join(dir, `speed_bg_${h}p.mp4`);
+  const fg = path.join(dir, `speed_fg_${h}p.mp4`);
+  const fw = Math.round(w * 2 / 3 / 2) * 2, fh = Math.round(h * 2 / 3 / 2) * 2;
+  const x = Math.round(w / 6), y = Math.round(h / 7);
+  // a slow zoom blended with a moving test pattern and grain: every frame differs
+  const src = `mandelbrot=s=${Math.round(w / 4)}x${Math.round(h / 4)}:rate=30,` +
+    `scale=${w}:${h},format=yuv420p[m];testsrc2=s=${w}x${h}:r=30[t];` +
+    `[m][t]blend=all_mode=average,noise=alls=3:allf=t`;
+  await ff([
+    "-f",
+    "lavfi",
+    "-i",
+    src,
+    "-f",
+    "lavfi",
+    "-i",
+    "sine=f=440:sample_rate=48000",
+    "-t",
+    String(seconds + 3),
+    "-c:v",
+    "libx264",
+    "-preset",
+    "veryfast",
+    "-crf",
+    "23",
+    "-c:a",
+    "aac",
+    "-shortest",
+    bg,
+  ]);
+  await ff([
+    "-ss",
+    "2",
+    "-i",
+    bg,
+    "-t",
+    String(seconds),
+    "-vf",
+    `crop=${fw}:${fh}:${x}:${y}`,
+    "-c:v",
+    "libx264",
+    "-preset",
+    "veryfast",
+    "-crf",
+    "20",
+    "-c:a",
+    "aac",
+    fg,
+  ]);
+  return { name: `synthetic ${h}p`, bg, fg, x, y, offset: 2, size: `${w}x${h}` };
+}
+
+async function makeFromFootage(dir: string, film: string, h: number): Promise<SpeedPair> {
+  const w = Math.round(h * 16 / 9 / 2) * 2;
+  const bg = path.join(dir, `film_bg_${h}p.mp4`);
+  const fg = path.join(dir, `film_fg_${h}p.mp4`);
+  await ff([
+    "-i",
+    film,
+    "-vf",
+    `scale=${w}:${h}`,
+    "-c:v",
+    "libx264",
+    "-preset",
+    "veryfast",
+    "-crf",
+    "20",
+    "-c:a",
+    "aac",
+    bg,
+  ]);
+  const fw = Math.round(w / 2 / 2) * 2, fh = Math.round(h / 2 / 2) * 2;
+  const x = Math.round(w / 4), y = Math.round(h / 5);
+  await ff([
+    "-ss",
+    "1",
+    "-i",
+    bg,
+    "-vf",
+    `crop=${fw}:${fh}:${x}:${y}`,
+    "-c:v",
+    "libx264",
+    "-preset",
+    "veryfast",
+    "-crf",
+    "23",
+    "-c:a",
+    "aac",
+    fg,
+  ]);
+  return { name: `film ${h}p (real footage)`, bg, fg, x, y, offset: 1, size: `${w}x${h}` };
+}
+
+async function countFrames(file: string): Promise<{ frames: number; seconds: number }> {
+  const out = await new Deno.Command("ffprobe", {
+    args: [
+      "-v",
+      "error",
+      "-select_streams",
+      "v:0",
+      "-count_packets",
+      "-show_entries",
+      "stream=nb_read_packets:format=duration",
+      "-of",
+      "json",
+      file,
+    ],
+    stdout: "piped",
+  }).output();
+  const j = JSON.parse(new TextDecoder().decode(out.stdout));
+  return { frames: Number(j.streams[0].nb_read_packets), seconds: Number(j.format.duration) };
+}
+
+/** Runs the bench; returns the markdown table. */
+export async function speedBench(
+  opts: { dir: string; preset: string; seconds: number },
+): Promise<string> {
+  const { dir } = opts;
+  const pairs: SpeedPair[] = [];
+  console.error(`making ${opts.seconds} s synthetic 720p and 1080p pairs …`);
+  pairs.push(await makeSynthetic(dir, 1280, 720, opts.seconds));
+  pairs.push(await makeSynthetic(dir, 1920, 1080, opts.seconds));
+  const film = new URL("../../shared/footage/film-1280x720-24fps-audio.mp4", import.meta.url)
+    .pathname;
+  try {
+    Deno.statSync(film);
+    pairs.push(await makeFromFootage(dir, film, 720));
+    pairs.push(await makeFromFootage(dir, film, 1080));
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    console.error("../shared/footage not found: footage pairs skipped");
+  }
+  const rows: (string | number)[][] = [];
+  for (const p of pairs) {
+    const fgInfo = await countFrames(p.fg);
+    const bgInfo = await countFrames(p.bg);
+    const outA = path.join(dir, "out_vidkompy.mp4");
+    const outB = path.join(dir, "out_ffmpeg.mp4");
+    console.error(`${p.name}: vidkompy comp (automatic alignment) …`);
+    const a = await timed(
+      DENO,
+      vidkompyArgs([
+        "comp",
+        "--bg",
+        p.bg,
+        "--fg",
+        p.fg,
+        "-o",
+        outA,
+        "-y",
+        "--preset",
+        opts.preset,
+        "--crf",
+        "18",
+        "--json",
+      ]),
+    );
+    if (a.code !== 0) throw new Error(`vidkompy failed on ${p.name}: ${a.stderr}`);
+    const rep = JSON.parse(a.stdout);
+    const stages = rep.stages as Record<string, number>;
+    const analysis = Object.entries(stages)
+      .filter(([k]) => k !== "composite")
+      .reduce((s, [, v]) => s + v, 0);
+    const sp = rep.alignment.spatial;
+    const placed = sp.x === p.x && sp.y === p.y && Math.abs(sp.scale - 1) < 0.01;
+    console.error(`${p.name}: ffmpeg-only overlay with the known alignment …`);
+    const b = await timed("ffmpeg", [
+      "-hide_banner",
+      "-nostdin",
+      "-v",
+      "error",
+      "-y",
+      "-ss",
+      String(p.offset),
+      "-i",
+      p.bg,
+      "-i",
+      p.fg,
+      "-filter_complex",
+      `[0:v][1:v]overlay=x=${p.x}:y=${p.y}:eof_action=repeat:shortest=0[v]`,
+      "-map",
+      "[v]",
+      "-map",
+      "1:a:0?",
+      "-frames:v",
+      String(fgInfo.frames),
+      "-c:v",
+      "libx264",
+      "-crf",
+      "18",
+      "-preset",
+      opts.preset,
+      "-pix_fmt",
+      "yuv420p",
+      "-c:a",
+      "aac",
+      "-b:a",
+      "192k",
+      "-movflags",
+      "+faststart",
+      outB,
+    ]);
+    if (b.code !== 0) throw new Error(`ffmpeg failed on ${p.name}: ${b.stderr}`);
+    rows.push([
+      p.name,
+      p.size,
+      `${fgInfo.frames} / ${bgInfo.frames}`,
+      (fgInfo.frames / analysis).toFixed(0),
+      `${(fgInfo.seconds / analysis).toFixed(1)}×`,
+      (fgInfo.frames / a.seconds).toFixed(1),
+      (fgInfo.frames / b.seconds).toFixed(1),
+      (a.seconds / b.seconds).toFixed(2),
+      a.peakRssMb?.toFixed(0) ?? "n/a",
+      placed ? "exact" : `off: ${sp.x},${sp.y}@${sp.scale.toFixed(3)}`,
+      Object.entries(stages).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(", "),
+    ]);
+  }
+  return table(
+    [
+      "clip",
+      "bg resolution",
+      "frames fg / bg",
+      "analysis fps (fg frames/s)",
+      "analysis speed (× real time)",
+      "end-to-end fps",
+      "ffmpeg-only fps",
+      "ratio to ffmpeg-only",
+      "peak RSS MB",
+      "placement",
+      "stages s",
+    ],
+    rows,
+  );
+}
