@@ -30,7 +30,8 @@ async function makeSynthetic(
   const bg = path.join(dir, `speed_bg_${h}p.mp4`);
   const fg = path.join(dir, `speed_fg_${h}p.mp4`);
   const fw = Math.round(w * 2 / 3 / 2) * 2, fh = Math.round(h * 2 / 3 / 2) * 2;
-  const x = Math.round(w / 6), y = Math.round(h / 7);
+  // even offsets: ffmpeg's crop rounds odd ones down on yuv420p
+  const x = Math.round(w / 12) * 2, y = Math.round(h / 14) * 2;
   // a slow zoom blended with a moving test pattern and grain: every frame differs
   const src = `mandelbrot=s=${Math.round(w / 4)}x${Math.round(h / 4)}:rate=30,` +
     `scale=${w}:${h},format=yuv420p[m];testsrc2=s=${w}x${h}:r=30[t];` +
@@ -99,7 +100,7 @@ async function makeFromFootage(dir: string, film: string, h: number): Promise<Sp
     bg,
   ]);
   const fw = Math.round(w / 2 / 2) * 2, fh = Math.round(h / 2 / 2) * 2;
-  const x = Math.round(w / 4), y = Math.round(h / 5);
+  const x = Math.round(w / 8) * 2, y = Math.round(h / 10) * 2;
   await ff([
     "-ss",
     "1",

@@ -384,7 +384,7 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
     const matched: number[] = [];
     for (let i = 0; i < tp.map.length; i++) if (!tp.held?.[i]) matched.push(i);
     if (matched.length === 0) return [];
-    const pick = spreadIndices(matched.length, 5, 0.08, 0.92).map((k) => matched[k]);
+    const pick = spreadIndices(matched.length, fullResPairs, 0.08, 0.92).map((k) => matched[k]);
     const fgF = await grabGrayFrames(fg, pick, { ffmpeg: tools.ffmpeg }, "fg");
     const bgF = await grabGrayFrames(
       bg,
@@ -402,6 +402,16 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
    * fg samples with densely sampled bg frames at a reduced resolution (~320 px wide), then the
    * best pairs are refined at full resolution.
    */
+  /**
+   * How many full-resolution fg/bg pairs the refinement compares: up to 5, fewer for big
+   * pictures (about 12 megapixels of fg + bg in all, at least 2), which bounds its memory
+   * (pyramids and caches) to a few hundred MB.
+   */
+  const fullResPairs = Math.max(
+    2,
+    Math.min(5, Math.floor(12e6 / (fg.width * fg.height + bg.width * bg.height))),
+  );
+
   /** fg's content rectangle with fg scaled by (fx, fy). */
   const scaledContent = (fx: number, fy: number): Rect => ({
     x: Math.round(content.x * fx),
@@ -544,12 +554,13 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
       )
       : await grabGrayFrames(bg, moments, { ffmpeg: tools.ffmpeg }, "bg");
     bgFullCoarse = null;
-    const pairs = fgSamples.map((fgF, k) => ({
-      fg: fgF,
+    const use = spreadIndices(fgSamples.length, fullResPairs, 0, 1);
+    const pairs = use.map((k) => ({
+      fg: fgSamples[k],
       bg: bgFull[Math.min(k, bgFull.length - 1)],
     }));
     let refined = refineSpatial(pairs, initial, { content });
-    measuredOn = fgIdx.map((i, k) => [i, moments[k]] as [number, number]);
+    measuredOn = use.map((k) => [fgIdx[k], moments[k]] as [number, number]);
     let runnerUp: SpatialCandidate | null = coarse.runnerUp
       ? upscale(coarse.runnerUp, bx, by)
       : null;

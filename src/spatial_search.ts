@@ -291,8 +291,8 @@ interface LevelState {
   fh: number;
 }
 
-const TEMPLATE_CACHE_BYTES = 128 * 1024 * 1024;
-const BG_CACHE_BYTES = 96 * 1024 * 1024;
+const TEMPLATE_CACHE_BYTES = 32 * 1024 * 1024;
+const BG_CACHE_BYTES = 32 * 1024 * 1024;
 
 /** A least-recently-used cache with a byte budget. */
 class LruCache<V> {

@@ -252,7 +252,7 @@ Deno.test("align: unrelated footage is refused with exit code 3", async () => {
   }
 });
 
-Deno.test("align: CPU and WebGPU embedding backends give the same alignment", async (t) => {
+Deno.test("align: CPU and WebGPU backends (embedding, FFT search, band distance) agree", async (t) => {
   const { acquireGpu, gpuUnavailableReason } = await import("../src/gpu/device.ts");
   const gpu = await acquireGpu();
   if (!gpu) {
@@ -272,11 +272,46 @@ Deno.test("align: CPU and WebGPU embedding backends give the same alignment", as
     const cpu = await autoAlign({ tools, bg, fg, backend: "cpu" });
     const web = await autoAlign({ tools, bg, fg, backend: "webgpu" });
     await t.step("backends ran", () => {
-      assertEquals(cpu.backend.embedding, "cpu");
-      assertEquals(web.backend.embedding, "webgpu");
+      for (const stage of ["embedding", "spatial", "distance"]) {
+        assertEquals(cpu.backend[stage], "cpu", stage);
+        assertEquals(web.backend[stage], "webgpu", stage);
+      }
     });
     assertEquals(web.alignment.spatial, cpu.alignment.spatial);
     assertEquals(web.alignment.temporal.map, cpu.alignment.temporal.map);
+    await t.step("comp runs every stage in WGSL and reports it", async () => {
+      const out = p(dir, "web.mp4");
+      const res = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--allow-all",
+          new URL("../main.ts", import.meta.url).pathname,
+          "comp",
+          "--bg",
+          bgFile,
+          "--fg",
+          fgFile,
+          "-o",
+          out,
+          "--backend",
+          "webgpu",
+          "--preset",
+          "ultrafast",
+          "--json",
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assertEquals(res.code, 0, new TextDecoder().decode(res.stderr));
+      const rep = JSON.parse(new TextDecoder().decode(res.stdout));
+      assertEquals(rep.backend.embedding, "webgpu");
+      assertEquals(rep.backend.spatial, "webgpu");
+      assertEquals(rep.backend.distance, "webgpu");
+      assertEquals(rep.alignment.spatial.x, cpu.alignment.spatial.x);
+      assertEquals(rep.alignment.spatial.y, cpu.alignment.spatial.y);
+      assertEquals(rep.alignment.temporal.frames, fg.frameCount);
+      assert((await Deno.stat(out)).size > 0);
+    });
   } finally {
     await cleanup(dir);
   }
