@@ -16,7 +16,9 @@ async function makeLongPair(dir: string, minutes: number) {
   const bgMin = minutes + minutes / 6;
   const bg = path.join(dir, `long_bg_${minutes}.mp4`);
   const fg = path.join(dir, `long_fg_${minutes}.mp4`);
-  const startS = Math.round(minutes * 60 / 12 * 30) / 30 + 0.5 / 30;
+  // half a frame before frame `startFrame`: the copy starts exactly there (edit list)
+  const startFrame = Math.round(minutes * 60 / 12 * 30);
+  const startS = (startFrame - 0.5) / 30;
   console.error(`making a ${bgMin.toFixed(1)}-minute 1080p bg …`);
   const t0 = performance.now();
   await ff([
@@ -40,7 +42,7 @@ async function makeLongPair(dir: string, minutes: number) {
   ]);
   console.error(`  ${((performance.now() - t0) / 1000).toFixed(0)} s`);
   await ff(["-ss", String(startS), "-i", bg, "-t", String(minutes * 60), "-c", "copy", fg]);
-  return { bg, fg, startFrame: Math.round((startS - 0.5 / 30) * 30) };
+  return { bg, fg, startFrame };
 }
 
 /** Runs the bench for each length in `minutesList`; returns the markdown table. */
@@ -58,7 +60,7 @@ export async function longBench(opts: { dir: string; minutesList: number[] }): P
     const rep = JSON.parse(r.stdout);
     const a = JSON.parse(await Deno.readTextFile(map));
     const m: number[] = a.temporal.map;
-    // the cut starts at the first frame at/after startS; fg frame i = bg frame start + i
+    // fg frame i = bg frame startFrame + i
     const first = m.length ? m[0] : 0;
     let exact = 0;
     for (let i = 0; i < m.length; i++) if (m[i] === startFrame + i) exact++;

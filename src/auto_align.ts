@@ -366,7 +366,10 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
     progress.log(
       `temporal: offset=${res.offset.toFixed(3)} s rate=${res.rate.toFixed(4)} confidence=${
         fmt(res.confidence)
-      }`,
+      } band=${
+        res.bandWidth.toFixed(1)
+      } frames, ${res.cells} cells, ${res.breaks.length} breaks, ` +
+        `neighbour search ${res.neighbourSearch}`,
     );
     return {
       offset: res.offset,

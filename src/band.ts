@@ -33,7 +33,16 @@ export interface BandOptions {
   maxBgSamples?: number;
   /** Minimum band half-width in bg frames (default: derived from the bg stride). */
   margin?: number;
+  /**
+   * Most band cells in all (default {@link MAX_BAND_CELLS}): the fine pass's memory and time are
+   * proportional to them. A wider band (ambiguous, e.g. periodic, footage that yields a stray
+   * chain point) is narrowed around the chain's predicted path.
+   */
+  maxCells?: number;
 }
+
+/** Default cap on the fine pass's band cells (~16 M: a few hundred MB in the DTW). */
+export const MAX_BAND_CELLS = 16_000_000;
 
 /** One point of the fitted chain (frame indices in the full-rate sequences). */
 export interface ChainPoint {
@@ -494,7 +503,15 @@ export function coarseBand(
   chain = chain.slice(a0, a1);
   if (chain.length) chain[0].breakBefore = false;
   const marginFrames = Math.max(opts.margin ?? 0, Math.ceil(1.5 * sB) + 3);
-  const band = bandFromChain(chain, fgTimes, bgTimes, rate, marginFrames * bgPeriod, fgPeriod);
+  const band = bandFromChain(
+    chain,
+    fgTimes,
+    bgTimes,
+    rate,
+    marginFrames * bgPeriod,
+    fgPeriod,
+    opts.maxCells ?? MAX_BAND_CELLS,
+  );
   const offs = chain.map((p) => bgTimes[p.bg] - rate * fgTimes[p.fg]);
   return {
     ...band,
@@ -522,10 +539,13 @@ export function bandFromChain(
   rate: number,
   margin: number,
   fgPeriod: number,
+  maxCells = Infinity,
 ): Pick<Band, "lo" | "hi" | "loTime" | "hiTime" | "outside"> {
   const N = fgTimes.length, M = bgTimes.length;
   const loTime = new Float64Array(N);
   const hiTime = new Float64Array(N);
+  // the chain's predicted bg time per fg frame (from the nearer chain point)
+  const center = new Float64Array(N);
   if (chain.length === 0) {
     // No evidence at all: the band is the whole bg.
     loTime.fill(bgTimes[0] - margin);
@@ -554,6 +574,23 @@ export function bandFromChain(
       }
       loTime[i] = lo - margin;
       hiTime[i] = hi + margin;
+      const nearQ = q && (!p || i - q.fg <= p.fg - i);
+      center[i] = nearQ
+        ? bgTimes[q!.bg] + rate * (t - fgTimes[q!.fg])
+        : bgTimes[p!.bg] - rate * (fgTimes[p!.fg] - t);
+    }
+  }
+  const bgPeriodEst = M > 1 ? (bgTimes[M - 1] - bgTimes[0]) / (M - 1) : fgPeriod;
+  let width = 0;
+  for (let i = 0; i < N; i++) {
+    width += Math.min(M, (hiTime[i] - loTime[i]) / bgPeriodEst + 1);
+  }
+  if (chain.length > 0 && width > maxCells) {
+    // too wide in all: keep ±w frames around the chain's path (at least the margin)
+    const w = Math.max(margin, Math.floor(maxCells / (2 * N)) * bgPeriodEst);
+    for (let i = 0; i < N; i++) {
+      loTime[i] = Math.max(loTime[i], center[i] - w);
+      hiTime[i] = Math.max(loTime[i], Math.min(hiTime[i], center[i] + w));
     }
   }
   for (let i = N - 2; i >= 0; i--) if (loTime[i] > loTime[i + 1]) loTime[i] = loTime[i + 1];

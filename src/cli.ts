@@ -15,7 +15,7 @@ import {
 } from "./alignment.ts";
 import { autoAlign } from "./auto_align.ts";
 import type { Backend } from "./backend.ts";
-import { type AudioMode, composite } from "./composite.ts";
+import { type AudioMode, type CanvasMode, composite } from "./composite.ts";
 import { ExitCode, usageError, VidkompyError } from "./errors.ts";
 import { checkEncoder } from "./encode.ts";
 import { findImage } from "./find.ts";
@@ -71,19 +71,32 @@ interface CommonOptions {
   overwrite?: boolean;
 }
 
-/** Checks and reserves the `--preview` target (null without the option). */
-function checkPreview(o: CommonOptions, others: string[]): string | null {
+/** How the `--preview` path is named in messages. */
+const PREVIEW_ROLE = { what: "preview", flag: "--preview" };
+
+/**
+ * Checks and reserves the `--preview` target (null without the option) the way the output is
+ * checked: not an input (bg, fg, the alignment file) nor another output of the run (`outputs`,
+ * e.g. `-o`), no existing file without `-y`, a folder that exists and is writable. Called right
+ * after the output check, before any analysis, so a bad path fails early and writes nothing.
+ */
+function checkPreview(
+  o: CommonOptions & { alignment?: string },
+  outputs: { role: string; path: string }[],
+): string | null {
   if (!o.preview) return null;
   const target = checkOutput(
     o.preview,
     [
       { role: "bg", path: o.bg },
       { role: "fg", path: o.fg },
-      ...others.map((p) => ({ role: "output", path: p })),
+      ...(o.alignment ? [{ role: "alignment file (--alignment)", path: o.alignment }] : []),
+      ...outputs,
     ],
     o.overwrite ?? false,
+    PREVIEW_ROLE,
   );
-  new AtomicOutput(target).discard();
+  new AtomicOutput(target, PREVIEW_ROLE).discard();
   return target;
 }
 
@@ -133,8 +146,35 @@ function checkPlacement(s: SpatialAlignment, bg: VideoInfo, fromFile?: string): 
   }
 }
 
+/**
+ * The scale of an explicit placement (--x/--y/--zero-shift): --scale when given, else 1, except
+ * that a fg larger than bg is scaled down to fit inside it (min(bgW/fgW, bgH/fgH)), as the
+ * automatic search would, with a one-line notice on stderr (not with -q or --json).
+ */
+function placementScale(
+  o: CommonOptions & { canvas?: string },
+  bg: VideoInfo,
+  fg: VideoInfo,
+): number {
+  if (o.scale !== undefined) return o.scale;
+  if (fg.width <= bg.width && fg.height <= bg.height) return 1;
+  const fit = Math.min(bg.width / fg.width, bg.height / fg.height);
+  if (!o.quiet && !o.json) {
+    const keep = o.canvas === "fg"
+      ? "; --canvas fg: bg is upscaled, fg keeps its resolution"
+      : o.canvas === "bg"
+      ? "; --canvas fg would keep fg's resolution"
+      : "";
+    console.error(
+      `note: fg (${fg.width}x${fg.height}) is larger than bg (${bg.width}x${bg.height}): ` +
+        `placed at scale ${fit.toFixed(4)} to fit (pass --scale to choose)${keep}`,
+    );
+  }
+  return fit;
+}
+
 async function buildAlignment(
-  o: CommonOptions & { alignment?: string },
+  o: CommonOptions & { alignment?: string; canvas?: string },
   tools: ReturnType<typeof resolveTools>,
   bg: VideoInfo,
   fg: VideoInfo,
@@ -162,16 +202,15 @@ async function buildAlignment(
     checkPlacement(a.spatial, bg, hasPos || o.scale !== undefined ? undefined : o.alignment);
     return { alignment: a, stages: {}, backend: {} };
   }
-  if (hasPos) {
-    checkPlacement(manualSpatial(fg, o.x ?? 0, o.y ?? 0, o.scale ?? 1), bg);
-  }
-  if (hasPos && o.timeOffset !== undefined) {
+  const manual = hasPos ? manualSpatial(fg, o.x ?? 0, o.y ?? 0, placementScale(o, bg, fg)) : null;
+  if (manual) checkPlacement(manual, bg);
+  if (manual && o.timeOffset !== undefined) {
     return {
       alignment: {
         vidkompy: 1,
         bg: summarize(bg),
         fg: summarize(fg),
-        spatial: manualSpatial(fg, o.x ?? 0, o.y ?? 0, o.scale ?? 1),
+        spatial: manual,
         temporal: offsetTemporal(fg, bg, o.timeOffset),
       },
       stages: {},
@@ -182,7 +221,7 @@ async function buildAlignment(
     tools,
     bg,
     fg,
-    spatial: hasPos ? manualSpatial(fg, o.x ?? 0, o.y ?? 0, o.scale ?? 1) : undefined,
+    spatial: manual ?? undefined,
     scale: hasPos ? undefined : o.scale,
     timeOffset: o.timeOffset,
     match: o.match === "border" ? "border" : "fg",
@@ -192,6 +231,9 @@ async function buildAlignment(
     backend: o.backend as Backend,
     model: o.model,
     progress,
+    notice: (m) => {
+      if (!o.quiet && !o.json) console.error(`note: ${m}`);
+    },
   });
   return { alignment: res.alignment, stages: res.stages, backend: res.backend };
 }
@@ -247,7 +289,10 @@ function addCommon<T extends Command>(cmd: T) {
     .option("--ffmpeg <path>", "ffmpeg executable (else $VIDKOMPY_FFMPEG, else PATH)")
     .option("--ffprobe <path>", "ffprobe executable (else $VIDKOMPY_FFPROBE, else PATH)")
     .addOption(
-      new Option("--backend <name>", "embedding compute: auto, webgpu or cpu")
+      new Option(
+        "--backend <name>",
+        "compute for the embedding, FFT search and DTW distances: auto, webgpu or cpu",
+      )
         .choices(["auto", "webgpu", "cpu"] as const).default("auto" as const),
     )
     .option(
@@ -292,6 +337,12 @@ export function buildProgram() {
       )
         .choices(["auto", "fg", "bg", "none"] as const).default("auto" as const),
     )
+    .addOption(
+      new Option(
+        "--canvas <res>",
+        "output resolution: bg's, or fg's (bg scaled so fg is pasted 1:1)",
+      ).choices(["bg", "fg"] as const).default("bg" as const),
+    )
     .option("--smooth", "feather fg's edges into bg over --margin px")
     .option("--trim", "output only the fg frames that have bg content")
     .addHelpText(
@@ -301,6 +352,7 @@ Examples:
   vidkompy comp --bg wide.mp4 --fg crop.mp4
   vidkompy comp --bg wide.mp4 --fg crop.mp4 -o out.mp4 --smooth --margin 12
   vidkompy comp --bg wide.mp4 --fg crop.mp4 --x 320 --y 180 --time-offset 1.5
+  vidkompy comp --bg small.mp4 --fg sharp.mp4 --canvas fg     # output at fg's resolution
   vidkompy align --bg wide.mp4 --fg crop.mp4 -o map.json && vidkompy comp --bg wide.mp4 --fg crop.mp4 --alignment map.json`,
     )
     .action(async (o) => {
@@ -321,12 +373,16 @@ Examples:
       const outName = o.output ?? defaultOutputName(o.bg, o.fg);
       const target = checkOutput(
         outName,
-        [{ role: "bg", path: o.bg }, { role: "fg", path: o.fg }],
+        [
+          { role: "bg", path: o.bg },
+          { role: "fg", path: o.fg },
+          ...(o.alignment ? [{ role: "alignment file (--alignment)", path: o.alignment }] : []),
+        ],
         o.overwrite ?? false,
       );
       // reserve the output early: fail before minutes of analysis if the folder is not writable
       new AtomicOutput(target).discard();
-      const previewTarget = checkPreview(o, [target]);
+      const previewTarget = checkPreview(o, [{ role: "output (-o)", path: target }]);
       const encoderError = await encoderProblem;
       if (encoderError) throw encoderError;
       const tProbe = (performance.now() - t0) / 1000;
@@ -343,6 +399,7 @@ Examples:
         audio: o.audio as AudioMode,
         feather: o.smooth ? o.margin : 0,
         trim: o.trim ?? false,
+        canvas: o.canvas as CanvasMode,
         progress,
       });
       if (previewTarget) await writePreview(tools, bg, alignment, previewTarget);
@@ -353,6 +410,7 @@ Examples:
           bg: { ...summarize(bg), audio: bg.audio !== null, vfr: bg.vfr },
           fg: { ...summarize(fg), audio: fg.audio !== null, vfr: fg.vfr },
           alignment: alignmentSummary(alignment),
+          canvas: res.canvas,
           backend,
           stages: { probe: tProbe, ...stages, composite: res.seconds },
           seconds: (performance.now() - t0) / 1000,
@@ -362,7 +420,8 @@ Examples:
         console.error(
           `wrote ${
             path.relative(Deno.cwd(), res.output) || res.output
-          } (${res.frames} frames, audio: ${res.audio})`,
+          } (${res.frames} frames, ${res.width}x${res.height} on a ${res.canvas.kind} canvas, ` +
+            `audio: ${res.audio})`,
         );
       }
     });
@@ -386,7 +445,10 @@ Examples:
         );
         new AtomicOutput(target).discard();
       }
-      const previewTarget = checkPreview(o, target ? [target] : []);
+      const previewTarget = checkPreview(
+        o,
+        target ? [{ role: "alignment output (-o)", path: target }] : [],
+      );
       const { alignment, stages, backend } = await buildAlignment(o, tools, bg, fg, progress);
       if (previewTarget) await writePreview(tools, bg, alignment, previewTarget);
       const text = alignmentToJson(alignment);

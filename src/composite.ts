@@ -3,18 +3,42 @@
  * mapped bg frame, encode at fg's timestamps, mux audio, write atomically.
  * @module
  */
-import type { Alignment } from "./alignment.ts";
+import type { Alignment, SpatialAlignment } from "./alignment.ts";
 import { featherMask, pasteYuv420 } from "./compose.ts";
-import { FrameReader } from "./decode.ts";
+import { type CropRect, FrameReader } from "./decode.ts";
 import { type AudioSource, FrameEncoder } from "./encode.ts";
-import { VidkompyError } from "./errors.ts";
+import { usageError, VidkompyError } from "./errors.ts";
 import { AtomicOutput } from "./output_path.ts";
-import type { VideoInfo } from "./probe.ts";
+import { MAX_DIMENSION, MAX_PIXELS, type VideoInfo } from "./probe.ts";
 import { type ProgressSink, silentProgress } from "./progress.ts";
 import type { Tools } from "./tools.ts";
 
 /** Which audio goes into the output. */
 export type AudioMode = "auto" | "fg" | "bg" | "none";
+
+/**
+ * Whose resolution the output has: "bg" (bg's size; fg resampled to its footprint) or "fg"
+ * (bg resampled by 1/scale so that fg is pasted 1:1, at its own resolution).
+ */
+export type CanvasMode = "bg" | "fg";
+
+/** The output canvas: its size and where fg goes on it. */
+export interface CanvasPlan {
+  /** Whose resolution the canvas has. */
+  kind: CanvasMode;
+  /** Canvas (output) width, even. */
+  width: number;
+  /** Canvas (output) height, even. */
+  height: number;
+  /** Canvas pixels per bg pixel, horizontally (1 for "bg"). */
+  scaleX: number;
+  /** Canvas pixels per bg pixel, vertically (1 for "bg"). */
+  scaleY: number;
+  /** The part of bg decoded (before scaling to the canvas); undefined: all of it. */
+  bgCrop?: CropRect;
+  /** fg's placement on the canvas; fg is decoded at `width` x `height` of this rectangle. */
+  fg: { x: number; y: number; width: number; height: number };
+}
 
 /** Options of {@link composite}. */
 export interface CompositeOptions {
@@ -42,6 +66,8 @@ export interface CompositeOptions {
   progress?: ProgressSink;
   /** Output only fg frames that have bg content (held frames dropped). */
   trim?: boolean;
+  /** Whose resolution the output has (default "bg"); see {@link planCanvas}. */
+  canvas?: CanvasMode;
 }
 
 /** What compositing did. */
@@ -60,6 +86,8 @@ export interface CompositeResult {
   seconds: number;
   /** Frames whose bg frame was held (fg outside bg's time span). */
   heldFrames: number;
+  /** The canvas used: kind, size (= output size), scale and fg's place on it. */
+  canvas: CanvasPlan;
 }
 
 /**
@@ -112,15 +140,77 @@ export function canvasSize(bg: VideoInfo): { width: number; height: number } {
   return { width: Math.max(2, bg.width & ~1), height: Math.max(2, bg.height & ~1) };
 }
 
+/** `v` rounded to the nearest even number, at least 2. */
+function roundEven(v: number): number {
+  return Math.max(2, 2 * Math.round(v / 2));
+}
+
+/**
+ * Plans the output canvas for fg placed by `sp` on bg.
+ *
+ * - "bg": bg's size (rounded down to even by cropping its last row/column when odd); fg is
+ *   resampled to its footprint (`sp.width` x `sp.height`) at (`sp.x`, `sp.y`).
+ * - "fg": fg keeps its own pixels: the canvas is bg's size divided by fg's scale in bg (each
+ *   side rounded to even), bg is resampled to it, and fg is pasted 1:1 (decoded at its own size)
+ *   at (round(x·k), round(y·k)), k = canvas size / bg size ≈ 1/scale. With scale < 1 (fg finer
+ *   than bg) the canvas is larger than bg; with scale > 1 (fg was enlarged in bg) it is smaller:
+ *   either way it is fg's resolution. A canvas beyond the size limits is a usage error.
+ */
+export function planCanvas(
+  kind: CanvasMode,
+  bg: VideoInfo,
+  fg: { width: number; height: number },
+  sp: SpatialAlignment,
+): CanvasPlan {
+  if (kind === "bg") {
+    const { width, height } = canvasSize(bg);
+    return {
+      kind,
+      width,
+      height,
+      scaleX: 1,
+      scaleY: 1,
+      bgCrop: width !== bg.width || height !== bg.height
+        ? { x: 0, y: 0, width, height }
+        : undefined,
+      fg: { x: sp.x, y: sp.y, width: sp.width, height: sp.height },
+    };
+  }
+  const scale = sp.scale > 0 && Number.isFinite(sp.scale) ? sp.scale : 1;
+  const width = roundEven(bg.width / scale), height = roundEven(bg.height / scale);
+  if (width > MAX_DIMENSION || height > MAX_DIMENSION || width * height > MAX_PIXELS) {
+    throw usageError(
+      `--canvas fg: keeping fg's resolution (scale ${
+        scale.toPrecision(3)
+      } in bg) needs a ${width}x${height} canvas, beyond the limit of ${MAX_DIMENSION} px a side ` +
+        `and ${MAX_PIXELS / 2 ** 20} Mpx; use --canvas bg`,
+    );
+  }
+  const scaleX = width / bg.width, scaleY = height / bg.height;
+  return {
+    kind,
+    width,
+    height,
+    scaleX,
+    scaleY,
+    fg: {
+      x: Math.round(sp.x * scaleX),
+      y: Math.round(sp.y * scaleY),
+      width: fg.width,
+      height: fg.height,
+    },
+  };
+}
+
 /** Runs the composite and returns what it did. The output appears only on success. */
 export async function composite(opts: CompositeOptions): Promise<CompositeResult> {
   const t0 = performance.now();
   const { bg, fg, alignment, tools } = opts;
   const progress = opts.progress ?? silentProgress;
-  const sp = alignment.spatial;
   const map = alignment.temporal.map;
   const held = alignment.temporal.held;
-  const canvas = canvasSize(bg);
+  const canvas = planCanvas(opts.canvas ?? "bg", bg, fg, alignment.spatial);
+  const place = canvas.fg;
   // with --trim the output covers only the fg frames that have bg content
   let first = 0, last = fg.frameCount - 1;
   if (opts.trim && held) {
@@ -147,16 +237,14 @@ export async function composite(opts: CompositeOptions): Promise<CompositeResult
       format: "yuv420p",
       width: canvas.width,
       height: canvas.height,
-      crop: canvas.width !== bg.width || canvas.height !== bg.height
-        ? { x: 0, y: 0, width: canvas.width, height: canvas.height }
-        : undefined,
+      crop: canvas.bgCrop,
     }, "bg");
     fgReader = FrameReader.open({
       ffmpeg: tools.ffmpeg,
       info: fg,
       format: "yuv420p",
-      width: sp.width,
-      height: sp.height,
+      width: place.width,
+      height: place.height,
       select: first > 0 || last < fg.frameCount - 1
         ? Array.from({ length: outFrames }, (_, k) => first + k)
         : undefined,
@@ -175,10 +263,10 @@ export async function composite(opts: CompositeOptions): Promise<CompositeResult
       audio: audio.source,
     });
     const mask = featherMask(
-      sp.width,
-      sp.height,
-      sp.x,
-      sp.y,
+      place.width,
+      place.height,
+      place.x,
+      place.y,
       canvas.width,
       canvas.height,
       opts.feather ?? 0,
@@ -214,9 +302,9 @@ export async function composite(opts: CompositeOptions): Promise<CompositeResult
       if (held && held[i]) heldFrames++;
       pasteYuv420(
         { data: bgFrame, width: canvas.width, height: canvas.height },
-        { data: fgFrame, width: sp.width, height: sp.height },
-        sp.x,
-        sp.y,
+        { data: fgFrame, width: place.width, height: place.height },
+        place.x,
+        place.y,
         mask,
       );
       const ti = i < fg.frameCount ? fg.frameTimes[i] - t0Fg : (i - first) / (fg.fps || 25);
@@ -250,5 +338,6 @@ export async function composite(opts: CompositeOptions): Promise<CompositeResult
     audio: audio.label,
     seconds: (performance.now() - t0) / 1000,
     heldFrames,
+    canvas,
   };
 }

@@ -44,21 +44,42 @@ function sameFile(a: string, b: string): boolean {
   }
 }
 
+/** What an output path is for, as named in messages (default: the video output, `-o`). */
+export interface OutputRole {
+  /** Noun for the path in messages, e.g. "output" or "preview". */
+  what: string;
+  /** The option that names it, e.g. "-o" or "--preview". */
+  flag: string;
+}
+
+/** The video (or alignment) output given with `-o`. */
+export const OUTPUT_ROLE: OutputRole = { what: "output", flag: "-o" };
+
+/** How an input of {@link checkOutput} is named: "the bg input", or "the output (-o)". */
+function describeInput(role: string): string {
+  return role === "bg" || role === "fg" ? `the ${role} input` : `the ${role}`;
+}
+
 /**
  * Checks that `output` can be written: not an input (symlinks and `./` spellings included),
  * not an existing file unless `overwrite`, its folder exists and is writable. Returns the
- * absolute target path.
+ * absolute target path. `inputs` may also hold other outputs of the same run (role e.g.
+ * "output (-o)"); `as` names the path in messages (default: the video output, `-o`).
  */
 export function checkOutput(
   output: string,
   inputs: { role: string; path: string }[],
   overwrite: boolean,
+  as: OutputRole = OUTPUT_ROLE,
 ): string {
+  const { what, flag } = as;
   const target = path.resolve(output);
   for (const inp of inputs) {
     if (sameFile(target, inp.path)) {
       throw new VidkompyError(
-        `output '${output}' is the ${inp.role} input; choose another output path with -o`,
+        `${what} '${output}' is ${
+          describeInput(inp.role)
+        }; choose another ${what} path with ${flag}`,
         ExitCode.Usage,
       );
     }
@@ -69,23 +90,23 @@ export function checkOutput(
     dirInfo = Deno.statSync(dir);
   } catch {
     throw new VidkompyError(
-      `output folder '${dir}' does not exist; create it or choose another -o`,
+      `${what} folder '${dir}' does not exist; create it or choose another ${flag}`,
     );
   }
   if (!dirInfo.isDirectory) {
-    throw new VidkompyError(`output folder '${dir}' is not a folder; choose another -o`);
+    throw new VidkompyError(`${what} folder '${dir}' is not a folder; choose another ${flag}`);
   }
   try {
     const st = Deno.statSync(target);
     if (st.isDirectory) {
       throw new VidkompyError(
-        `output '${output}' is a folder; give a file name with -o`,
+        `${what} '${output}' is a folder; give a file name with ${flag}`,
         ExitCode.Usage,
       );
     }
     if (!overwrite) {
       throw new VidkompyError(
-        `output '${output}' already exists; pass -y/--overwrite to replace it or choose another -o`,
+        `${what} '${output}' already exists; pass -y/--overwrite to replace it or choose another ${flag}`,
         ExitCode.Usage,
       );
     }
@@ -103,8 +124,11 @@ export class AtomicOutput {
   readonly temp: string;
   #done = false;
 
-  /** Creates (and reserves) the temporary file; fails early if the folder is not writable. */
-  constructor(target: string) {
+  /**
+   * Creates (and reserves) the temporary file; fails early if the folder is not writable. `as`
+   * names the path in the message (default: the video output, `-o`).
+   */
+  constructor(target: string, as: OutputRole = OUTPUT_ROLE) {
     this.target = target;
     const ext = path.extname(target);
     const base = path.basename(target, ext);
@@ -117,9 +141,9 @@ export class AtomicOutput {
       Deno.writeFileSync(this.temp, new Uint8Array(0), { createNew: true });
     } catch (e) {
       throw new VidkompyError(
-        `cannot write to output folder '${path.dirname(target)}' (${
+        `cannot write to ${as.what} folder '${path.dirname(target)}' (${
           osReason(e)
-        }); choose another -o`,
+        }); choose another ${as.flag}`,
       );
     }
     registerTempFile(this.temp);

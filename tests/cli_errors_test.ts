@@ -432,6 +432,155 @@ function cases(): Case[] {
     );
   }
 
+  // ---- preview (--preview FILE.png: checked like the output, before any work) ---------------
+  fail(
+    "preview folder missing",
+    1,
+    /preview folder '.*missing' does not exist; create it or choose another --preview/,
+    (c) => comp(c, ["-o", "out.mp4", "--preview", "missing/p.png"]),
+  );
+  fail(
+    "existing preview without -y",
+    2,
+    /preview 'p\.png' already exists; pass -y\/--overwrite to replace it or choose another --preview/,
+    (c) => comp(c, ["-o", "out.mp4", "--preview", "p.png"]),
+    { setup: (c) => Deno.writeTextFile(c.d("p.png"), "precious") },
+  );
+  fail(
+    "preview is an existing folder",
+    2,
+    /preview 'sub' is a folder; give a file name with --preview/,
+    (c) => comp(c, ["-o", "out.mp4", "--preview", "sub", "-y"]),
+    { setup: (c) => Deno.mkdir(c.d("sub")) },
+  );
+  fail(
+    "preview = bg",
+    2,
+    /preview '.*bg\.mp4' is the bg input; choose another preview path with --preview/,
+    (c) => comp(c, ["-o", "out.mp4", "--preview", c.f("bg.mp4"), "-y"]),
+  );
+  fail(
+    "preview = fg through a symlink",
+    2,
+    /preview 'link\.png' is the fg input/,
+    (c) => comp(c, ["-o", "out.mp4", "--preview", "link.png", "-y"]),
+    { setup: (c) => Deno.symlink(c.f("fg.mp4"), c.d("link.png")) },
+  );
+  fail(
+    "preview = the output (-o)",
+    2,
+    /preview 'out\.mp4' is the output \(-o\); choose another preview path with --preview/,
+    (c) => comp(c, ["-o", "out.mp4", "--preview", "out.mp4", "-y"]),
+  );
+  fail(
+    "output (-o) = the alignment file",
+    2,
+    /output 'map\.json' is the alignment file \(--alignment\)/,
+    () => [
+      "comp",
+      "--bg",
+      "bg.mp4",
+      "--fg",
+      "fg.mp4",
+      "--alignment",
+      "map.json",
+      "-o",
+      "map.json",
+      "-y",
+      "-q",
+      "--preset",
+      "ultrafast",
+    ],
+    {
+      setup: async (c) => {
+        await copyInto(c, "bg.mp4", "bg.mp4");
+        await copyInto(c, "fg.mp4", "fg.mp4");
+        await Deno.writeTextFile(c.d("map.json"), alignmentJson({}));
+      },
+    },
+  );
+  fail(
+    "preview = the alignment file",
+    2,
+    /preview 'map\.json' is the alignment file \(--alignment\)/,
+    () => [
+      "comp",
+      "--bg",
+      "bg.mp4",
+      "--fg",
+      "fg.mp4",
+      "--alignment",
+      "map.json",
+      "--preview",
+      "map.json",
+      "-y",
+      "-q",
+      "--preset",
+      "ultrafast",
+    ],
+    {
+      setup: async (c) => {
+        await copyInto(c, "bg.mp4", "bg.mp4");
+        await copyInto(c, "fg.mp4", "fg.mp4");
+        await Deno.writeTextFile(c.d("map.json"), alignmentJson({}));
+      },
+    },
+  );
+  fail(
+    "align: preview = the alignment output (-o)",
+    2,
+    /preview 'a\.json' is the alignment output \(-o\)/,
+    (c) => {
+      const known = ["--x", "40", "--y", "30", "--time-offset", "0", "-q"];
+      const inputs = ["--bg", c.f("bg.mp4"), "--fg", c.f("fg.mp4")];
+      return ["align", ...inputs, ...known, "-o", "a.json", "--preview", "a.json"];
+    },
+  );
+  {
+    // as for the output: a chmod 555 folder, or as root (where chmod does not stop writes) /proc
+    let mode = "";
+    fail(
+      "preview folder read-only",
+      1,
+      /cannot write to preview folder '.*' \(.+\); choose another --preview/,
+      (c) =>
+        comp(c, [
+          "-o",
+          "out.mp4",
+          "--preview",
+          mode === "proc" ? "/proc/vidkompy-preview.png" : "ro/p.png",
+        ]),
+      {
+        setup: async (c) => {
+          if (isRoot()) {
+            mode = "proc";
+            c.note.push("read-only folder via proc");
+            return [];
+          }
+          await Deno.mkdir(c.d("ro"), { mode: 0o555 });
+          await Deno.chmod(c.d("ro"), 0o555);
+          mode = "chmod";
+          c.note.push("read-only folder via chmod");
+          return [c.d("ro")];
+        },
+        teardown: async (c) => {
+          if (mode === "chmod") await Deno.chmod(c.d("ro"), 0o755);
+        },
+      },
+    );
+  }
+  list.push({
+    name: "preview: written beside the output (control)",
+    code: 0,
+    message: null,
+    args: (c) => comp(c, ["-o", "out.mp4", "--preview", "p.png"]),
+    outputs: ["out.mp4", "p.png"],
+    check: async (c) => {
+      const head = (await Deno.readFile(c.d("p.png"))).subarray(1, 4);
+      assertEquals(new TextDecoder().decode(head), "PNG");
+    },
+  });
+
   // ---- tools --------------------------------------------------------------------------------
   fail(
     "--ffmpeg /nonexistent",
@@ -624,6 +773,15 @@ function cases(): Case[] {
     "--audio",
     "fg",
   ]);
+  usage("--canvas wat", /argument 'wat' is invalid\. Allowed choices are bg, fg/, [
+    "--canvas",
+    "wat",
+  ]);
+  usage(
+    "--canvas fg beyond the size limits",
+    /--canvas fg: keeping fg's resolution \(scale 0\.0100 in bg\) needs a 16000x12000 canvas.*; use --canvas bg/,
+    ["--scale", "0.01", "--canvas", "fg"],
+  );
   usage("fg placed outside bg", /fg placed at 1000,30 .* lies entirely outside bg/, [
     "--x",
     "1000",

@@ -303,12 +303,8 @@ Deno.test("features: find locates a crop, a scaled crop and a video frame; unrel
     assertAlmostEquals(up.x, 100, 1, "scaled x");
     assertAlmostEquals(up.y, 70, 1, "scaled y");
     assertAlmostEquals(up.scale, 2 / 3, 0.02, "scale 2/3");
-    const big = await findImage({
-      tools,
-      needle: p(dir, "big.png"),
-      haystack: hay,
-      precision: 4,
-    });
+    // (default precision: this one was missed before find searched scale bands)
+    const big = await findImage({ tools, needle: p(dir, "big.png"), haystack: hay });
     assertAlmostEquals(big.x, 60, 1, "x at scale 1.5");
     assertAlmostEquals(big.y, 50, 1, "y at scale 1.5");
     assertAlmostEquals(big.scale, 1.5, 0.03, "scale 1.5");
@@ -334,6 +330,52 @@ Deno.test("features: find locates a crop, a scaled crop and a video frame; unrel
     assertEquals(await cli("find", p(dir, "crop.png"), hay, "--precision", "5"), 2);
     assertEquals(await cli("find", p(dir, "crop.png"), vid, "--haystack-frame", "99"), 2);
     assertEquals(await cli("find", p(dir, "missing.png"), hay), 1);
+  } finally {
+    await cleanup(dir);
+  }
+});
+
+Deno.test("features: find at the default precision, needle at scale 0.5, 0.75, 1.5 and 2", async () => {
+  const dir = await tempDir();
+  const tools = resolveTools();
+  try {
+    // testsrc2's flat bars are hard for a single needle: the 1.5 case below was missed before
+    // (a chance match at scale 0.81 won: letterbox detection cut the needle's flat sides off,
+    // and small footprints crowded the true scale out of the coarse stage)
+    const hay = p(dir, "hay.png");
+    await ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=320x240", "-frames:v", "1", hay]);
+    const regions = [{ x: 128, y: 72, w: 128, h: 96 }, { x: 16, y: 12, w: 192, h: 144 }];
+    for (const g of regions) {
+      for (const scale of [0.5, 0.75, 1.5, 2]) {
+        // the region shrunk (scale > 1) or enlarged (scale < 1) by 1/scale
+        const nw = Math.round(g.w / scale), nh = Math.round(g.h / scale);
+        const needle = p(dir, `n${g.x}-${scale}.png`);
+        await ffmpeg([
+          "-i",
+          hay,
+          "-vf",
+          `crop=${g.w}:${g.h}:${g.x}:${g.y},scale=${nw}:${nh}`,
+          needle,
+        ]);
+        const r = await findImage({ tools, needle, haystack: hay });
+        const what = `region ${g.x},${g.y} at scale ${scale}`;
+        assertAlmostEquals(r.x, g.x, 1, `${what}: x`);
+        assertAlmostEquals(r.y, g.y, 1, `${what}: y`);
+        assertAlmostEquals(r.scale, g.w / nw, 0.02, `${what}: scale`);
+        assert(r.found, `${what}: confidence ${r.confidence}`);
+      }
+    }
+    // a haystack searched at reduced size first (640 px wide), then refined at full size
+    const wide = p(dir, "wide.png"), small = p(dir, "small.png");
+    await ffmpeg(["-f", "lavfi", "-i", "mandelbrot=s=640x480", "-frames:v", "1", wide]);
+    await ffmpeg(["-i", wide, "-vf", "crop=240:180:300:200,scale=160:120", small]);
+    const w = await findImage({ tools, needle: small, haystack: wide });
+    assertEquals([w.x, w.y, w.width, w.height], [300, 200, 240, 180]);
+    // the CLI
+    const { code, out } = await cliCaptured("find", p(dir, "n128-1.5.png"), hay, "--json");
+    assertEquals(code, 0);
+    const rep = JSON.parse(out);
+    assertEquals([rep.x, rep.y, rep.width, rep.height], [128, 72, 128, 96]);
   } finally {
     await cleanup(dir);
   }
@@ -413,6 +455,317 @@ Deno.test("features: --preview draws fg's outline on the bg frame and the time m
     );
     assertEquals((await readPng(png2)).width, 160);
     assertEquals(listDir(dir), ["a.json", "align.png", "bg.mp4", "fg.mp4", "out.mp4", "prev.png"]);
+  } finally {
+    await cleanup(dir);
+  }
+});
+
+/** Runs the CLI in-process with console.log/console.error captured; returns code and output. */
+async function cliCaptured(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const log = console.log, error = console.error;
+  let out = "", err = "";
+  console.log = (...a: unknown[]) => void (out += a.join(" ") + "\n");
+  console.error = (...a: unknown[]) => void (err += a.join(" ") + "\n");
+  try {
+    const code = await runCli(args);
+    return { code, out, err };
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
+}
+
+/** Width and height of `file`'s first video stream. */
+async function sizeOf(file: string): Promise<[number, number]> {
+  const [w, h] = (await ffprobe([
+    "-select_streams",
+    "v:0",
+    "-show_entries",
+    "stream=width,height",
+    "-of",
+    "csv=p=0",
+    file,
+  ])).trim().split(",").map(Number);
+  return [w, h];
+}
+
+/** Lossless ffmpeg re-encode of `src` through `vf` (ground truth for resampled pictures). */
+async function filtered(src: string, dst: string, vf: string): Promise<void> {
+  await ffmpeg([
+    "-i",
+    src,
+    "-vf",
+    vf,
+    "-c:v",
+    "libx264",
+    "-crf",
+    "0",
+    "-preset",
+    "ultrafast",
+    "-pix_fmt",
+    "yuv420p",
+    dst,
+  ]);
+}
+
+/**
+ * The --canvas fixtures: a 320x240 testsrc2 source S (12 frames); bg = S scaled to 160x120;
+ * fg = S's 128x96 region at 64,48 at full resolution (8 frames): in bg it lies at 32,24 at
+ * scale 0.5. big = all of S (320x240, larger than bg).
+ */
+async function makeCanvasPair(dir: string) {
+  const src = p(dir, "src.mp4"), bg = p(dir, "bg.mp4"), fg = p(dir, "fg.mp4");
+  const big = p(dir, "big.mp4");
+  await makeTexturedFg(src, { width: 320, height: 240, fps: 25, frames: 12 });
+  await Promise.all([
+    filtered(src, bg, "scale=160:120:flags=bicubic"),
+    filtered(src, fg, "crop=128:96:64:48,trim=end_frame=8"),
+    filtered(src, big, "trim=end_frame=8"),
+  ]);
+  return { src, bg, fg, big };
+}
+
+/** Mean absolute difference of the rows [y0, y1) of two frames of width `w`. */
+function rowsDiff(a: Uint8Array, b: Uint8Array, w: number, y0: number, y1: number): number {
+  return meanAbsDiff(a.subarray(y0 * w, y1 * w), b.subarray(y0 * w, y1 * w));
+}
+
+Deno.test("features: --canvas fg keeps fg's resolution (bg upscaled); --canvas bg is bg-sized", async () => {
+  const dir = await tempDir();
+  try {
+    const { bg, fg } = await makeCanvasPair(dir);
+    const bgUp = p(dir, "bgup.mp4");
+    await filtered(bg, bgUp, "scale=320:240:flags=bicubic");
+    const [fgF, upF] = await Promise.all([grayFrames(fg, 128, 96), grayFrames(bgUp, 320, 240)]);
+    const known = ["--x", "32", "--y", "24", "--scale", "0.5", "--time-offset", "0", ...FAST];
+    // explicit placement, --json names the canvas
+    const out = p(dir, "fgcanvas.mp4");
+    const r = await cliCaptured(
+      "comp",
+      "--bg",
+      bg,
+      "--fg",
+      fg,
+      "-o",
+      out,
+      "--canvas",
+      "fg",
+      "--json",
+      ...known,
+    );
+    assertEquals(r.code, 0, r.err);
+    const report = JSON.parse(r.out);
+    assertEquals(report.canvas.kind, "fg");
+    assertEquals([report.canvas.width, report.canvas.height], [320, 240]);
+    assertEquals(report.canvas.fg, { x: 64, y: 48, width: 128, height: 96 });
+    assertEquals([report.output.width, report.output.height], [320, 240]);
+    assertEquals(await sizeOf(out), [320, 240]);
+    const o = await grayFrames(out, 320, 240);
+    assertEquals(o.length, 8);
+    for (const i of [0, 4, 7]) {
+      // fg's pixels pass through 1:1 (lossless output: only the encode of fg.mp4 itself)
+      const got = cropOf(o[i], 320, 64, 48, 128, 96);
+      assert(
+        meanAbsDiff(got, fgF[i]) < 0.5,
+        `fg pixels at frame ${i}: ${meanAbsDiff(got, fgF[i])}`,
+      );
+      // around it: bg upscaled 2x (frame i: offset 0)
+      assert(rowsDiff(o[i], upF[i], 320, 0, 46) < 1, `upscaled bg above fg at frame ${i}`);
+      assert(rowsDiff(o[i], upF[i], 320, 146, 240) < 1, `upscaled bg below fg at frame ${i}`);
+      assert(rowsDiff(o[i], upF[i + 2], 320, 0, 46) > 1, "the bg frame shown is frame i");
+    }
+    // the same from an alignment file
+    const map = p(dir, "map.json");
+    await Deno.writeTextFile(
+      map,
+      JSON.stringify({
+        vidkompy: 1,
+        bg: { path: bg, width: 160, height: 120, frames: 12, fps: 25 },
+        fg: { path: fg, width: 128, height: 96, frames: 8, fps: 25 },
+        spatial: { x: 32, y: 24, scale: 0.5, width: 64, height: 48, method: "manual" },
+        temporal: { offset: 0, map: [0, 1, 2, 3, 4, 5, 6, 7], method: "manual" },
+      }),
+    );
+    const fromFile = p(dir, "fromfile.mp4");
+    assertEquals(
+      await cli(
+        "comp",
+        "--bg",
+        bg,
+        "--fg",
+        fg,
+        "--alignment",
+        map,
+        "--canvas",
+        "fg",
+        "-o",
+        fromFile,
+        ...FAST,
+      ),
+      0,
+    );
+    const ff = await grayFrames(fromFile, 320, 240);
+    assertEquals(ff.length, 8);
+    assert(meanAbsDiff(ff[3], o[3]) < 0.01, "alignment file = explicit placement");
+    // feathering and clipping work in canvas pixels: fg hangs 16 canvas px (8 bg px) off the left
+    const M = 6;
+    const soft = p(dir, "soft.mp4");
+    assertEquals(
+      await cli(
+        "comp",
+        "--bg",
+        bg,
+        "--fg",
+        fg,
+        "--x",
+        "-8",
+        "--y",
+        "24",
+        "--scale",
+        "0.5",
+        "--time-offset",
+        "0",
+        "--canvas",
+        "fg",
+        "--smooth",
+        "--margin",
+        String(M),
+        "-o",
+        soft,
+        ...FAST,
+      ),
+      0,
+    );
+    const s = (await grayFrames(soft, 320, 240))[2];
+    // visible part of fg: canvas x 0..111 = fg x 16..127; the hard left edge (at the canvas)
+    // passes fg through, the right edge (x 111) and the top (y 48) ramp into the upscaled bg
+    const fgAt = (x: number, y: number) => fgF[2][(y - 48) * 128 + x + 16];
+    assertAlmostEquals(s[96 * 320 + 0], fgAt(0, 96), 1, "left edge at the canvas stays hard");
+    assertAlmostEquals(s[96 * 320 + 60], fgAt(60, 96), 1, "inside: fg");
+    for (let d = 0; d < M + 2; d++) {
+      const a = Math.min(1, (d + 0.5) / M);
+      const blend = (u: number, f: number) => u * (1 - a) + f * a;
+      const xr = 111 - d, yt = 48 + d;
+      assertAlmostEquals(
+        s[96 * 320 + xr],
+        blend(upF[2][96 * 320 + xr], fgAt(xr, 96)),
+        2.5,
+        `right ramp at ${d}`,
+      );
+      assertAlmostEquals(
+        s[yt * 320 + 60],
+        blend(upF[2][yt * 320 + 60], fgAt(60, yt)),
+        2.5,
+        `top ramp at ${d}`,
+      );
+    }
+    assertAlmostEquals(s[96 * 320 + 112], upF[2][96 * 320 + 112], 1, "bg right of fg");
+    // --canvas bg (the default) with the same placement: bg-sized, fg resampled to 64x48
+    const bgOut = p(dir, "bgcanvas.mp4");
+    const rb = await cliCaptured("comp", "--bg", bg, "--fg", fg, "-o", bgOut, "--json", ...known);
+    assertEquals(rb.code, 0, rb.err);
+    assertEquals(JSON.parse(rb.out).canvas.kind, "bg");
+    assertEquals(await sizeOf(bgOut), [160, 120]);
+  } finally {
+    await cleanup(dir);
+  }
+});
+
+Deno.test("features: a fg larger than bg is scaled to fit a bg canvas, kept 1:1 on a fg canvas", async () => {
+  const dir = await tempDir();
+  try {
+    const { bg, big } = await makeCanvasPair(dir);
+    const [bigF, bgF] = await Promise.all([grayFrames(big, 320, 240), grayFrames(bg, 160, 120)]);
+    // --canvas bg (default), explicit placement, no --scale: scale = min(160/320, 120/240)
+    const out = p(dir, "fit.mp4");
+    const r = await cliCaptured(
+      "comp",
+      "--bg",
+      bg,
+      "--fg",
+      big,
+      "--zero-shift",
+      "--time-offset",
+      "0",
+      "--preset",
+      "ultrafast",
+      "--crf",
+      "0",
+      "-o",
+      out,
+    );
+    assertEquals(r.code, 0, r.err);
+    const notes = r.err.split("\n").filter((l) => l.startsWith("note:"));
+    assertEquals(notes.length, 1, r.err);
+    assert(/larger than bg.*at scale 0\.5000 to fit/.test(notes[0]), notes[0]);
+    assertEquals(await sizeOf(out), [160, 120]);
+    const o = await grayFrames(out, 160, 120);
+    assertEquals(o.length, 8);
+    // fg scaled to 160x120 covers bg: the output is fg downscaled, i.e. (almost) bg itself
+    for (const i of [0, 7]) assert(meanAbsDiff(o[i], bgF[i]) < 3, `fitted fg at frame ${i}`);
+    // --canvas fg: the same placement keeps fg's 320x240 pixels
+    const full = p(dir, "full.mp4");
+    const rf = await cliCaptured(
+      "comp",
+      "--bg",
+      bg,
+      "--fg",
+      big,
+      "--zero-shift",
+      "--time-offset",
+      "0",
+      "--canvas",
+      "fg",
+      "--json",
+      ...FAST,
+      "-o",
+      full,
+    );
+    assertEquals(rf.code, 0, rf.err);
+    assertEquals(JSON.parse(rf.out).alignment.spatial.scale, 0.5);
+    const g = await grayFrames(full, 320, 240);
+    assertEquals(await sizeOf(full), [320, 240]);
+    for (const i of [0, 7]) assert(meanAbsDiff(g[i], bigF[i]) < 0.5, `fg 1:1 at frame ${i}`);
+  } finally {
+    await cleanup(dir);
+  }
+});
+
+Deno.test("features: --canvas fg after automatic spatial alignment", async () => {
+  const dir = await tempDir();
+  try {
+    const { bg, fg } = await makeCanvasPair(dir);
+    const out = p(dir, "auto.mp4");
+    const r = await cliCaptured(
+      "comp",
+      "--bg",
+      bg,
+      "--fg",
+      fg,
+      "--time-offset",
+      "0",
+      "--canvas",
+      "fg",
+      "--json",
+      ...FAST,
+      "-o",
+      out,
+    );
+    assertEquals(r.code, 0, r.err);
+    const rep = JSON.parse(r.out);
+    const sp = rep.alignment.spatial;
+    assertAlmostEquals(sp.scale, 0.5, 0.01, "scale found");
+    assertAlmostEquals(sp.x, 32, 1, "x found");
+    assertAlmostEquals(sp.y, 24, 1, "y found");
+    const { width, height, fg: at } = rep.canvas;
+    assertEquals([width % 2, height % 2], [0, 0], "even canvas");
+    assertAlmostEquals(width, 320, 8, "canvas width ≈ bg / scale");
+    assertAlmostEquals(height, 240, 6, "canvas height ≈ bg / scale");
+    assertEquals(await sizeOf(out), [width, height]);
+    const o = await grayFrames(out, width, height);
+    const fgF = await grayFrames(fg, 128, 96);
+    const got = cropOf(o[5], width, at.x, at.y, 128, 96);
+    assert(meanAbsDiff(got, fgF[5]) < 0.5, "fg pixels pass through");
   } finally {
     await cleanup(dir);
   }
