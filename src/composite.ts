@@ -248,6 +248,8 @@ export async function composite(opts: CompositeOptions): Promise<CompositeResult
       select: first > 0 || last < fg.frameCount - 1
         ? Array.from({ length: outFrames }, (_, k) => first + k)
         : undefined,
+      // with a select, stop after the last wanted frame instead of decoding the rest of fg
+      frames: first > 0 || last < fg.frameCount - 1 ? outFrames : undefined,
     }, "fg");
     encoder = await FrameEncoder.open({
       ffmpeg: tools.ffmpeg,
