@@ -5,7 +5,7 @@
  * @module
  */
 import * as path from "node:path";
-import { DENO, ff, table, timed, vidkompyArgs } from "./util.ts";
+import { DENO, ff, ffmpegOverlayArgs, table, timed, vidkompyArgs } from "./util.ts";
 
 /** Runs the bench; returns the markdown table. */
 export async function compositeBench(
@@ -86,42 +86,10 @@ export async function compositeBench(
   );
   if (a.code !== 0) throw new Error(`vidkompy failed: ${a.stderr}`);
   console.error("running ffmpeg-only overlay …");
-  const b = await timed("ffmpeg", [
-    "-hide_banner",
-    "-nostdin",
-    "-v",
-    "error",
-    "-y",
-    "-ss",
-    String(offset),
-    "-i",
-    bg,
-    "-i",
-    fg,
-    "-filter_complex",
-    `[0:v][1:v]overlay=x=${x}:y=${y}:eof_action=repeat:shortest=0[v]`,
-    "-map",
-    "[v]",
-    "-map",
-    "1:a:0",
-    "-frames:v",
-    String(dur * 30),
-    "-c:v",
-    "libx264",
-    "-crf",
-    "18",
-    "-preset",
-    opts.preset,
-    "-pix_fmt",
-    "yuv420p",
-    "-c:a",
-    "aac",
-    "-b:a",
-    "192k",
-    "-movflags",
-    "+faststart",
-    outB,
-  ]);
+  const b = await timed(
+    "ffmpeg",
+    ffmpegOverlayArgs({ bg, fg, x, y, offset, frames: dur * 30, preset: opts.preset, out: outB }),
+  );
   if (b.code !== 0) throw new Error(`ffmpeg failed: ${b.stderr}`);
   const frames = dur * 30;
   return table(

@@ -6,7 +6,7 @@
  * @module
  */
 import * as path from "node:path";
-import { DENO, ff, table, timed, vidkompyArgs } from "./util.ts";
+import { DENO, encodeVia, ff, ffmpegOverlayArgs, table, timed, vidkompyArgs } from "./util.ts";
 
 /** One bench pair with its known alignment. */
 interface SpeedPair {
@@ -58,25 +58,7 @@ async function makeSynthetic(
     "-shortest",
     bg,
   ]);
-  await ff([
-    "-ss",
-    "2",
-    "-i",
-    bg,
-    "-t",
-    String(seconds),
-    "-vf",
-    `crop=${fw}:${fh}:${x}:${y}`,
-    "-c:v",
-    "libx264",
-    "-preset",
-    "veryfast",
-    "-crf",
-    "20",
-    "-c:a",
-    "aac",
-    fg,
-  ]);
+  await encodeVia(bg, fg, `crop=${fw}:${fh}:${x}:${y}`, { ss: 2, t: seconds });
   return { name: `synthetic ${h}p`, bg, fg, x, y, offset: 2, size: `${w}x${h}` };
 }
 
@@ -84,40 +66,10 @@ async function makeFromFootage(dir: string, film: string, h: number): Promise<Sp
   const w = Math.round(h * 16 / 9 / 2) * 2;
   const bg = path.join(dir, `film_bg_${h}p.mp4`);
   const fg = path.join(dir, `film_fg_${h}p.mp4`);
-  await ff([
-    "-i",
-    film,
-    "-vf",
-    `scale=${w}:${h}`,
-    "-c:v",
-    "libx264",
-    "-preset",
-    "veryfast",
-    "-crf",
-    "20",
-    "-c:a",
-    "aac",
-    bg,
-  ]);
+  await encodeVia(film, bg, `scale=${w}:${h}`);
   const fw = Math.round(w / 2 / 2) * 2, fh = Math.round(h / 2 / 2) * 2;
   const x = Math.round(w / 8) * 2, y = Math.round(h / 10) * 2;
-  await ff([
-    "-ss",
-    "1",
-    "-i",
-    bg,
-    "-vf",
-    `crop=${fw}:${fh}:${x}:${y}`,
-    "-c:v",
-    "libx264",
-    "-preset",
-    "veryfast",
-    "-crf",
-    "23",
-    "-c:a",
-    "aac",
-    fg,
-  ]);
+  await encodeVia(bg, fg, `crop=${fw}:${fh}:${x}:${y}`, { ss: 1, crf: 23 });
   return { name: `film ${h}p (real footage)`, bg, fg, x, y, offset: 1, size: `${w}x${h}` };
 }
 
@@ -194,42 +146,10 @@ export async function speedBench(
     const sp = rep.alignment.spatial;
     const placed = sp.x === p.x && sp.y === p.y && Math.abs(sp.scale - 1) < 0.01;
     console.error(`${p.name}: ffmpeg-only overlay with the known alignment …`);
-    const b = await timed("ffmpeg", [
-      "-hide_banner",
-      "-nostdin",
-      "-v",
-      "error",
-      "-y",
-      "-ss",
-      String(p.offset),
-      "-i",
-      p.bg,
-      "-i",
-      p.fg,
-      "-filter_complex",
-      `[0:v][1:v]overlay=x=${p.x}:y=${p.y}:eof_action=repeat:shortest=0[v]`,
-      "-map",
-      "[v]",
-      "-map",
-      "1:a:0?",
-      "-frames:v",
-      String(fgInfo.frames),
-      "-c:v",
-      "libx264",
-      "-crf",
-      "18",
-      "-preset",
-      opts.preset,
-      "-pix_fmt",
-      "yuv420p",
-      "-c:a",
-      "aac",
-      "-b:a",
-      "192k",
-      "-movflags",
-      "+faststart",
-      outB,
-    ]);
+    const b = await timed(
+      "ffmpeg",
+      ffmpegOverlayArgs({ ...p, frames: fgInfo.frames, preset: opts.preset, out: outB }),
+    );
     if (b.code !== 0) throw new Error(`ffmpeg failed on ${p.name}: ${b.stderr}`);
     rows.push([
       p.name,

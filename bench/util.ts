@@ -76,3 +76,92 @@ export function table(head: string[], rows: (string | number)[][]): string {
   ];
   return lines.join("\n");
 }
+
+/** What the ffmpeg-only reference command needs to make vidkompy's output. */
+export interface OverlaySpec {
+  /** Background file. */
+  bg: string;
+  /** Foreground file. */
+  fg: string;
+  /** fg's left edge in bg. */
+  x: number;
+  /** fg's top edge in bg. */
+  y: number;
+  /** bg seconds at fg's first frame. */
+  offset: number;
+  /** Output frames (fg's). */
+  frames: number;
+  /** libx264 preset. */
+  preset: string;
+  /** Output file. */
+  out: string;
+}
+
+/**
+ * The ffmpeg-only command that makes the same output as `vidkompy comp` when the alignment is
+ * known: same decoder, overlay position, libx264 settings (crf 18), fg's frames and audio.
+ */
+export function ffmpegOverlayArgs(s: OverlaySpec): string[] {
+  return [
+    "-hide_banner",
+    "-nostdin",
+    "-v",
+    "error",
+    "-y",
+    "-ss",
+    String(s.offset),
+    "-i",
+    s.bg,
+    "-i",
+    s.fg,
+    "-filter_complex",
+    `[0:v][1:v]overlay=x=${s.x}:y=${s.y}:eof_action=repeat:shortest=0[v]`,
+    "-map",
+    "[v]",
+    "-map",
+    "1:a:0?",
+    "-frames:v",
+    String(s.frames),
+    "-c:v",
+    "libx264",
+    "-crf",
+    "18",
+    "-preset",
+    s.preset,
+    "-pix_fmt",
+    "yuv420p",
+    "-c:a",
+    "aac",
+    "-b:a",
+    "192k",
+    "-movflags",
+    "+faststart",
+    s.out,
+  ];
+}
+
+/** Encodes `src` from `ss` seconds through the video filter `vf` (libx264 veryfast, aac). */
+export function encodeVia(
+  src: string,
+  out: string,
+  vf: string,
+  opts: { ss?: number; t?: number; crf?: number } = {},
+): Promise<void> {
+  return ff([
+    ...(opts.ss ? ["-ss", String(opts.ss)] : []),
+    "-i",
+    src,
+    ...(opts.t ? ["-t", String(opts.t)] : []),
+    "-vf",
+    vf,
+    "-c:v",
+    "libx264",
+    "-preset",
+    "veryfast",
+    "-crf",
+    String(opts.crf ?? 20),
+    "-c:a",
+    "aac",
+    out,
+  ]);
+}

@@ -472,59 +472,43 @@ function cases(): Case[] {
     /preview 'out\.mp4' is the output \(-o\); choose another preview path with --preview/,
     (c) => comp(c, ["-o", "out.mp4", "--preview", "out.mp4", "-y"]),
   );
-  fail(
+  /** comp with `--alignment map.json` (written by setup) and `extra` naming map.json again. */
+  const againstMapJson = (name: string, message: RegExp, extra: string[]) =>
+    fail(
+      name,
+      2,
+      message,
+      () => [
+        "comp",
+        "--bg",
+        "bg.mp4",
+        "--fg",
+        "fg.mp4",
+        "--alignment",
+        "map.json",
+        ...extra,
+        "-y",
+        "-q",
+        "--preset",
+        "ultrafast",
+      ],
+      {
+        setup: async (c) => {
+          await copyInto(c, "bg.mp4", "bg.mp4");
+          await copyInto(c, "fg.mp4", "fg.mp4");
+          await Deno.writeTextFile(c.d("map.json"), alignmentJson({}));
+        },
+      },
+    );
+  againstMapJson(
     "output (-o) = the alignment file",
-    2,
     /output 'map\.json' is the alignment file \(--alignment\)/,
-    () => [
-      "comp",
-      "--bg",
-      "bg.mp4",
-      "--fg",
-      "fg.mp4",
-      "--alignment",
-      "map.json",
-      "-o",
-      "map.json",
-      "-y",
-      "-q",
-      "--preset",
-      "ultrafast",
-    ],
-    {
-      setup: async (c) => {
-        await copyInto(c, "bg.mp4", "bg.mp4");
-        await copyInto(c, "fg.mp4", "fg.mp4");
-        await Deno.writeTextFile(c.d("map.json"), alignmentJson({}));
-      },
-    },
+    ["-o", "map.json"],
   );
-  fail(
+  againstMapJson(
     "preview = the alignment file",
-    2,
     /preview 'map\.json' is the alignment file \(--alignment\)/,
-    () => [
-      "comp",
-      "--bg",
-      "bg.mp4",
-      "--fg",
-      "fg.mp4",
-      "--alignment",
-      "map.json",
-      "--preview",
-      "map.json",
-      "-y",
-      "-q",
-      "--preset",
-      "ultrafast",
-    ],
-    {
-      setup: async (c) => {
-        await copyInto(c, "bg.mp4", "bg.mp4");
-        await copyInto(c, "fg.mp4", "fg.mp4");
-        await Deno.writeTextFile(c.d("map.json"), alignmentJson({}));
-      },
-    },
+    ["--preview", "map.json"],
   );
   fail(
     "align: preview = the alignment output (-o)",
