@@ -54,7 +54,7 @@ export async function longBench(opts: { dir: string; minutesList: number[] }): P
     console.error(`aligning ${minutes} min fg against ${(minutes * 7 / 6).toFixed(1)} min bg …`);
     const r = await timed(
       DENO,
-      vidkompyArgs(["align", "--bg", bg, "--fg", fg, "-o", map, "-y", "--json", "-v"]),
+      vidkompyArgs(["align", "--bg", bg, "--fg", fg, "-o", map, "-y", "--json", "-q"]),
     );
     if (r.code !== 0) throw new Error(`vidkompy align failed: ${r.stderr}`);
     const rep = JSON.parse(r.stdout);
@@ -65,7 +65,6 @@ export async function longBench(opts: { dir: string; minutesList: number[] }): P
     let exact = 0;
     for (let i = 0; i < m.length; i++) if (m[i] === startFrame + i) exact++;
     const stages = rep.stages as Record<string, number>;
-    const band = r.stderr.match(/band=([\d.]+) frames, (\d+) cells/);
     rows.push([
       `${minutes} / ${(minutes * 7 / 6).toFixed(0)}`,
       m.length,
@@ -74,7 +73,6 @@ export async function longBench(opts: { dir: string; minutesList: number[] }): P
       (minutes * 60 / r.seconds).toFixed(1) + "×",
       r.peakRssMb?.toFixed(0) ?? "n/a",
       `${(100 * exact / Math.max(1, m.length)).toFixed(2)} % (first → ${first})`,
-      band ? `${band[1]} / ${(Number(band[2]) / 1e6).toFixed(1)} M` : "n/a",
       rep.backend?.temporal ?? "n/a",
       Object.entries(stages).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(", "),
     ]);
@@ -90,7 +88,6 @@ export async function longBench(opts: { dir: string; minutesList: number[] }): P
       "speed (× real time)",
       "peak RSS MB",
       "exact frames",
-      "DTW band (frames / cells)",
       "neighbour search",
       "stages s",
     ],

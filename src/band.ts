@@ -41,8 +41,8 @@ export interface BandOptions {
   maxCells?: number;
 }
 
-/** Default cap on the fine pass's band cells (~16 M: a few hundred MB in the DTW). */
-export const MAX_BAND_CELLS = 16_000_000;
+/** Default cap on the fine pass's band cells (4 M: ~20–36 bytes each in the DTW, ~150 MB). */
+export const MAX_BAND_CELLS = 4_000_000;
 
 /** One point of the fitted chain (frame indices in the full-rate sequences). */
 export interface ChainPoint {
