@@ -1,16 +1,6 @@
 import assert from "node:assert/strict";
+import { rng } from "./gpu/test_util.ts";
 import { fft, Fft2D, getFft, ifft, isPowerOfTwo, nextPowerOfTwo } from "./fft.ts";
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function naiveDft(
   re: Float64Array,

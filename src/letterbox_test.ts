@@ -1,17 +1,7 @@
 import assert from "node:assert/strict";
+import { rng } from "./gpu/test_util.ts";
 import { createGray, type GrayImage } from "./gray_image.ts";
 import { detectContentRect } from "./letterbox.ts";
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A textured frame: smooth waves plus pixel noise, values in [lo, hi]. */
 function frame(w: number, h: number, seed: number, lo = 30, hi = 220): GrayImage {

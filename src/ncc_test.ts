@@ -1,17 +1,7 @@
 import assert from "node:assert/strict";
+import { rng } from "./gpu/test_util.ts";
 import { createGray, cropGray, type GrayImage } from "./gray_image.ts";
 import { integralImage, nccAt, nccMap, nccPeaks, NccPlan, windowInvStd } from "./ncc.ts";
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Smoothed random texture. */
 function texture(w: number, h: number, seed: number): GrayImage {

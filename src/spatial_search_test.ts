@@ -10,22 +10,11 @@ import {
 } from "./spatial_search.ts";
 import { CpuNccCorrelator } from "./ncc.ts";
 import { GpuNccCorrelator } from "./gpu/ncc_gpu.ts";
-import { gpuForTests } from "./gpu/test_util.ts";
+import { gpuForTests, rng } from "./gpu/test_util.ts";
 
 const gpu = await gpuForTests("spatial_search_test.ts");
 
 // ---- synthetic scenes ------------------------------------------------------------------------
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function hash(ix: number, iy: number, seed: number): number {
   let h = Math.imul(ix, 0x27d4eb2d) ^ Math.imul(iy, 0x165667b1) ^ Math.imul(seed, 0x5bd1e995);

@@ -183,32 +183,21 @@ export async function alignTemporalAsync(
   input: TemporalInput,
   opts: TemporalAsyncOptions = {},
 ): Promise<TemporalResult> {
+  if (!opts.distance) return alignTemporal(input, opts);
   const s = setupTemporal(input, opts);
   const { fg, bg, bgTimes } = input;
-  const sims = opts.distance
-    ? await bandSimilaritiesAsync(
-      fg,
-      bg,
-      bgTimes,
-      s.band.loTime,
-      s.band.hiTime,
-      opts.distance,
-      0,
-      fg.count,
-      s.fgInv,
-      s.bgInv,
-    )
-    : bandSimilarities(
-      fg,
-      bg,
-      bgTimes,
-      s.band.loTime,
-      s.band.hiTime,
-      0,
-      fg.count,
-      s.fgInv,
-      s.bgInv,
-    );
+  const sims = await bandSimilaritiesAsync(
+    fg,
+    bg,
+    bgTimes,
+    s.band.loTime,
+    s.band.hiTime,
+    opts.distance,
+    0,
+    fg.count,
+    s.fgInv,
+    s.bgInv,
+  );
   return finishTemporal(input, opts, s, sims);
 }
 
