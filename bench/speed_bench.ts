@@ -21,7 +21,7 @@ interface SpeedPair {
   size: string;
 }
 
-async function makeSynthetic(
+export async function makeSynthetic(
   dir: string,
   w: number,
   h: number,
@@ -62,7 +62,7 @@ async function makeSynthetic(
   return { name: `synthetic ${h}p`, bg, fg, x, y, offset: 2, size: `${w}x${h}` };
 }
 
-async function makeFromFootage(dir: string, film: string, h: number): Promise<SpeedPair> {
+export async function makeFromFootage(dir: string, film: string, h: number): Promise<SpeedPair> {
   const w = Math.round(h * 16 / 9 / 2) * 2;
   const bg = path.join(dir, `film_bg_${h}p.mp4`);
   const fg = path.join(dir, `film_fg_${h}p.mp4`);

@@ -21,11 +21,11 @@ import {
 import type { BandDistance } from "./dtw.ts";
 import { neighbourIndexFor } from "./hnsw_index.ts";
 import type { NccCorrelator } from "./ncc.ts";
-import { embedThumbnails, embedVideo } from "./embed_video.ts";
+import { embedThumbnails, embedVideo, resampledThumbnails } from "./embed_video.ts";
 import { ThumbnailSpool } from "./thumbnail_spool.ts";
 import type { EmbeddingStore } from "./embedding_store.ts";
 import { ExitCode, VidkompyError } from "./errors.ts";
-import { grabGrayFrames, nearKeyframes, spreadIndices } from "./frame_grab.ts";
+import { grabGrayFrames, nearKeyframes, planGrab, spreadIndices } from "./frame_grab.ts";
 import { type GrayImage, type Rect, resizeGray } from "./gray_image.ts";
 import { detectContentRect } from "./letterbox.ts";
 import type { VideoInfo } from "./probe.ts";
@@ -38,7 +38,7 @@ import {
 } from "./spatial_search.ts";
 import { alignTemporalAsync } from "./temporal.ts";
 import type { Tools } from "./tools.ts";
-import { EMBED_W } from "./embed.ts";
+import { EMBED_H, EMBED_W } from "./embed.ts";
 
 /** Below this spatial NCC the inputs are taken as unrelated. */
 export const MIN_SPATIAL_CONFIDENCE = 0.4;
@@ -189,11 +189,12 @@ function fmt(n: number | null | undefined): string {
  * the inputs do not match (unless `force`).
  */
 export async function autoAlign(opts: AutoAlignOptions): Promise<AutoAlignResult> {
-  const state: AlignState = { spool: null, cleanup: [] };
+  const state: AlignState = { spool: null, bgSpool: null, cleanup: [] };
   try {
     return await alignInner(opts, state);
   } finally {
     await state.spool?.discard();
+    await state.bgSpool?.discard();
     for (const f of state.cleanup) f();
   }
 }
@@ -202,6 +203,8 @@ export async function autoAlign(opts: AutoAlignOptions): Promise<AutoAlignResult
 interface AlignState {
   /** fg thumbnails being decoded ahead. */
   spool: ThumbnailSpool | null;
+  /** bg's whole pictures, reduced, from the coarse spatial pass (short inputs). */
+  bgSpool: ThumbnailSpool | null;
   /** Releases compute resources (GPU buffers). */
   cleanup: (() => void)[];
 }
@@ -300,8 +303,27 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
     state.spool = null;
     const useSpool = spool !== null && ringPx === 0 && spool.matches(fp.fg);
     if (spool && !useSpool) await spool.discard();
+    // bg's pictures from the coarse pass serve when fg's footprint in them is at least as large
+    // as a thumbnail (no upsampling): no second decode of bg
+    const bgSpool = state.bgSpool;
+    state.bgSpool = null;
+    const sx = bgSpool ? bgSpool.width / bg.width : 0,
+      sy = bgSpool ? bgSpool.height / bg.height : 0;
+    const bgRect = {
+      x: fp.bg.x * sx,
+      y: fp.bg.y * sy,
+      width: fp.bg.width * sx,
+      height: fp.bg.height * sy,
+    };
+    const useBgSpool = bgSpool !== null && ringPx === 0 && bgRect.width >= EMBED_W &&
+      bgRect.height >= EMBED_H;
+    if (bgSpool && !useBgSpool) await bgSpool.discard();
     const onFgFrame = (n: number) => {
       nf = n;
+      progress.update(nf + nb);
+    };
+    const onBgFrame = (n: number) => {
+      nb = n;
       progress.update(nf + nb);
     };
     const [fgEmb, bgEmb] = await Promise.all([
@@ -316,16 +338,21 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
           embedder,
           onFrame: onFgFrame,
         }, "fg"),
-      embedVideo(bg, {
-        ffmpeg: tools.ffmpeg,
-        crop: fp.bg,
-        ring: ringPx,
-        embedder,
-        onFrame: (n) => {
-          nb = n;
-          progress.update(nf + nb);
-        },
-      }, "bg"),
+      useBgSpool
+        ? bgSpool.frames().then((src) =>
+          embedThumbnails(
+            resampledThumbnails(src, bgSpool.width, bgSpool.height, bgRect),
+            bg.frameCount,
+            { embedder, onFrame: onBgFrame },
+          )
+        )
+        : embedVideo(bg, {
+          ffmpeg: tools.ffmpeg,
+          crop: fp.bg,
+          ring: ringPx,
+          embedder,
+          onFrame: onBgFrame,
+        }, "bg"),
     ]);
     progress.end();
     backend.embedding = embedder.kind;
@@ -443,21 +470,40 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
    * One fg sample against a run of full-resolution bg frames: searched at ≤ 640 px wide, then
    * refined at full resolution on the best frame.
    */
-  const searchWindow = async (fgImg: GrayImage, frames: GrayImage[]) => {
+  const searchWindow = async (fgImg: GrayImage, win: number[]) => {
     const f = bg.width / 640;
-    if (f < 1.25) return await searchSpatial([fgImg], frames, searchOpts);
+    const spool = state.bgSpool;
+    const full = () => grabGrayFrames(bg, win, { ffmpeg: tools.ffmpeg }, "bg");
+    if (f < 1.25) {
+      const frames = spool && spool.width === bg.width && spool.height === bg.height
+        ? await spool.grab(win)
+        : await full();
+      if (frames.length === 0) return null;
+      return await searchSpatial([fgImg], frames, searchOpts);
+    }
     const bw = Math.max(8, Math.round(bg.width / f)), bh = Math.max(8, Math.round(bg.height / f));
     const fw = Math.max(8, Math.round(fg.width / f)), fh = Math.max(8, Math.round(fg.height / f));
+    // the window at ≤ 640 px: from bg's spool when there is one (then only the best frame is
+    // decoded at full resolution), else decoded at full resolution and shrunk
+    const fromSpool = spool !== null && spool.width === bw && spool.height === bh;
+    const fullFrames = fromSpool ? null : await full();
+    const frames = fromSpool
+      ? await spool.grab(win)
+      : fullFrames!.map((img) => resizeGray(img, bw, bh));
+    if (frames.length === 0) return null;
     const mid = await searchSpatial(
       [resizeGray(fgImg, fw, fh)],
-      frames.map((img) => resizeGray(img, bw, bh)),
+      frames,
       { ...searchOpts, content: scaledContent(fw / fg.width, fh / fg.height) },
     );
     const j = Math.min(mid.bestBgForFg[0] ?? 0, frames.length - 1);
+    const bgJ = fullFrames
+      ? fullFrames[j]
+      : (await grabGrayFrames(bg, [win[j]], { ffmpeg: tools.ffmpeg }, "bg"))[0];
     const bx = bg.width / bw, by = bg.height / bh;
-    const best = refineSpatial([{ fg: fgImg, bg: frames[j] }], upscale(mid.best, bx, by), {
-      content,
-    });
+    const best = bgJ
+      ? refineSpatial([{ fg: fgImg, bg: bgJ }], upscale(mid.best, bx, by), { content })
+      : upscale(mid.best, bx, by);
     return {
       best,
       runnerUp: mid.runnerUp ? upscale(mid.runnerUp, bx, by) : null,
@@ -476,17 +522,27 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
     const maxHalf = Math.max(3, Math.min(24, Math.floor(64e6 / (bg.width * bg.height))));
     // fg's samples at the coarse resolution come from the full-resolution ones (no second decode)
     const fgSmall = fgSamples.map((img) => resizeGray(img, rw(fg.width), rw(fg.height)));
-    // Short inputs: keep bg's coarse samples at full resolution too (≤ 160 MB), so that the
-    // refinement below needs no second pass over bg.
-    const keepFull = step <= maxHalf && bgIdx.length * bg.width * bg.height <= 160e6;
-    let bgFullCoarse: GrayImage[] | null = null;
+    // Short inputs: the coarse samples decode most of bg anyway; decode all of it once into a
+    // spool of reduced pictures (≤ 640 px wide, ≤ 512 MB) that also gives bg's embedding
+    // thumbnails later.
+    const sw = Math.min(bg.width, 640), sh = Math.max(8, Math.round((bg.height * sw) / bg.width));
+    const decoded = planGrab(bgIdx, bg.keyframes).reduce(
+      (n, g) => n + g.indices[g.indices.length - 1] - g.start + 1,
+      0,
+    );
+    const spoolBg = opts.timeOffset === undefined && opts.match !== "border" &&
+      sw * sh * bg.frameCount <= 512e6 && decoded >= 0.5 * bg.frameCount;
     let bgSmall: GrayImage[];
-    if (keepFull) {
-      bgFullCoarse = await grabGrayFrames(bg, bgIdx, { ffmpeg: tools.ffmpeg }, "bg");
-      bgSmall = bgFullCoarse.map((img) => resizeGray(img, small.width, small.height));
+    if (spoolBg) {
+      const sp = ThumbnailSpool.start(bg, tools.ffmpeg, undefined, "bg", { width: sw, height: sh });
+      state.bgSpool = sp;
+      bgSmall = (await sp.grab(bgIdx)).map((img) => resizeGray(img, small.width, small.height));
     } else {
       bgSmall = await grabGrayFrames(bg, bgIdx, small, "bg");
     }
+    progress.log(
+      `spatial: ${bgSmall.length} bg samples decoded${spoolBg ? " (all of bg spooled)" : ""}`,
+    );
     if (bgSmall.length === 0) {
       throw new VidkompyError(`bg '${bg.path}' gave no frames when decoded; check the file`);
     }
@@ -551,26 +607,16 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
       progress.log(`spatial: moments narrowed to ±${stride} frames: ${moments.join(", ")}`);
       step = stride;
     }
-    const bgFull = bgFullCoarse
-      ? fgSamples.map((_, k) =>
-        bgFullCoarse![Math.min(coarse.bestBgForFg[k] ?? 0, bgIdx.length - 1)]
-      )
-      : await grabGrayFrames(bg, moments, { ffmpeg: tools.ffmpeg }, "bg");
-    bgFullCoarse = null;
-    const use = spreadIndices(fgSamples.length, fullResPairs, 0, 1);
-    const pairs = use.map((k) => ({
-      fg: fgSamples[k],
-      bg: bgFull[Math.min(k, bgFull.length - 1)],
-    }));
-    let refined = refineSpatial(pairs, initial, { content });
-    measuredOn = use.map((k) => [fgIdx[k], moments[k]] as [number, number]);
     let runnerUp: SpatialCandidate | null = coarse.runnerUp
       ? upscale(coarse.runnerUp, bx, by)
       : null;
-    // The coarse pass mostly gets the moments right even where its placement is off: search
-    // again at full resolution, one fg sample against every bg frame around its moment.
+    // The coarse pass mostly gets the moments right even where its placement is off (in moving
+    // footage a wrong scale at a slightly wrong time can win): search again at full resolution,
+    // one fg sample against every bg frame around its moment, until a window matches well
+    // (NCC >= 0.97) or two windows agree.
+    let refined: SpatialCandidate | null = null;
     const half = Math.max(3, Math.min(step, maxHalf));
-    for (let k = 0; k < fgSamples.length && refined.score < 0.97; k++) {
+    for (let k = 0; k < fgSamples.length && !(refined && refined.score >= 0.97); k++) {
       const center = moments[k];
       const win: number[] = [];
       for (
@@ -580,22 +626,32 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
       ) {
         win.push(j);
       }
-      const frames = await grabGrayFrames(bg, win, { ffmpeg: tools.ffmpeg }, "bg");
-      if (frames.length === 0) continue;
-      const r = await searchWindow(fgSamples[k], frames);
+      const r = await searchWindow(fgSamples[k], win);
+      if (!r) continue;
       progress.log(
         `spatial: fg frame ${fgIdx[k]} vs bg ${win[0]}..${win[win.length - 1]}: x=${r.best.x} ` +
           `y=${r.best.y} scale=${r.best.scale.toFixed(4)} ncc=${fmt(r.best.score)}`,
       );
-      // a full search that lands on the refined placement confirms it: no need for more
-      const same = Math.abs(r.best.x - refined.x) <= 1 && Math.abs(r.best.y - refined.y) <= 1 &&
+      const same = refined !== null && Math.abs(r.best.x - refined.x) <= 1 &&
+        Math.abs(r.best.y - refined.y) <= 1 &&
         Math.abs(r.best.scale / refined.scale - 1) < 0.005;
-      if (r.best.score > refined.score) {
+      if (!refined || r.best.score > refined.score) {
         refined = r.best;
         runnerUp = r.runnerUp;
         measuredOn = [[fgIdx[k], win[Math.min(r.bestBgForFg[0] ?? 0, win.length - 1)]]];
       }
       if (same) break;
+    }
+    if (!refined) {
+      // no window could be decoded: refine the coarse placement on the coarse pairs
+      const bgFull = await grabGrayFrames(bg, moments, { ffmpeg: tools.ffmpeg }, "bg");
+      const use = spreadIndices(fgSamples.length, fullResPairs, 0, 1);
+      const pairs = use.map((k) => ({
+        fg: fgSamples[k],
+        bg: bgFull[Math.min(k, bgFull.length - 1)],
+      }));
+      refined = refineSpatial(pairs, initial, { content });
+      measuredOn = use.map((k) => [fgIdx[k], moments[k]] as [number, number]);
     }
     const sp = toSpatial(refined, hasBars ? content : null, runnerUp);
     progress.log(

@@ -7,6 +7,7 @@ import { type CropRect, FrameReader } from "./decode.ts";
 import type { BatchEmbedder } from "./backend.ts";
 import { EMBED_H, EMBED_W } from "./embed.ts";
 import { EmbeddingStore } from "./embedding_store.ts";
+import { type Rect, resampleRect } from "./gray_image.ts";
 import type { VideoInfo } from "./probe.ts";
 
 /** Options of {@link embedVideo}. */
@@ -50,6 +51,28 @@ export interface ThumbnailSource {
   read(): Promise<Uint8Array | null>;
   /** Releases the source. */
   close(): Promise<void>;
+}
+
+/**
+ * Thumbnails made from a source of larger `width x height` pictures: the rectangle `rect`
+ * (fractional pixels of those pictures) resampled to 64×64 (see {@link resampleRect}).
+ */
+export function resampledThumbnails(
+  source: ThumbnailSource,
+  width: number,
+  height: number,
+  rect: Rect,
+): ThumbnailSource {
+  const out = new Uint8Array(EMBED_W * EMBED_H);
+  return {
+    read: async () => {
+      const f = await source.read();
+      if (!f) return null;
+      resampleRect({ width, height, data: f }, rect, EMBED_W, EMBED_H, out);
+      return out;
+    },
+    close: () => source.close(),
+  };
 }
 
 /** Options of {@link embedThumbnails}. */

@@ -124,12 +124,20 @@ export function planGrab(
   return segs;
 }
 
-/** ffmpeg's input `-ss` that starts decoding exactly at frame `start` of `info`. */
+/**
+ * ffmpeg's input `-ss` that starts decoding exactly at frame `start` of `info`: halfway between
+ * it and the frame before (robust to rounded timestamps), or, when `start` is a keyframe, its
+ * own time — ffmpeg seeks to the last keyframe at or before `-ss`, so halfway would decode the
+ * whole group before it.
+ */
 export function seekTimeOf(info: VideoInfo, start: number): number {
   if (start <= 0) return 0;
   const t = info.frameTimes;
-  const mid = start < t.length ? (t[start - 1] + t[start]) / 2 : t[t.length - 1];
-  return Math.max(0, mid - info.startTime);
+  if (start >= t.length) return Math.max(0, t[t.length - 1] - info.startTime);
+  const keys = info.keyframes;
+  const at = keys && keys.length > 0 && keyBefore(keys, start) === start ? t[start] : -1;
+  const target = at >= 0 ? at : (t[start - 1] + t[start]) / 2;
+  return Math.max(0, target - info.startTime);
 }
 
 /**

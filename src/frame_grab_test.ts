@@ -59,10 +59,14 @@ Deno.test("seeking grabs the same frames as decoding from the start", async () =
       const info = await probeVideo("ffprobe", file, "fg");
       assert(info.keyframes && info.keyframes.length > 1, `${file}: keyframes found`);
       const n = info.frameCount;
-      const want = [1, 13, 14, 40, Math.floor(n / 2), n - 20, n - 2];
+      // some right at keyframes (sought to exactly), some just after
+      const keys = [...info.keyframes].filter((k) => k > 0);
+      const want = [1, 13, 14, 40, Math.floor(n / 2), n - 20, n - 2, keys[1], keys[2] + 1];
+      want.push(keys[keys.length - 1]);
       const seg = planGrab([...new Set(want)].sort((x, y) => x - y), info.keyframes, 0);
       assert(seg.length > 2, `${file}: the plan seeks (${JSON.stringify(seg)})`);
       assert(seekTimeOf(info, 0) === 0);
+      assertEquals(seekTimeOf(info, keys[1]), info.frameTimes[keys[1]] - info.startTime);
       const opts = { ffmpeg: "ffmpeg", width: 80, height: 48 };
       const seq = await grabGrayFrames(info, want, { ...opts, sequential: true }, "fg");
       const sought = await grabGrayFrames(info, want, { ...opts, spawnCost: 0 }, "fg");

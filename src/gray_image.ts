@@ -110,7 +110,14 @@ interface AxisTable {
  * `k` source samples (output sample `X` covers source `[X*k, (X+1)*k)`); source indices are
  * clamped to `[clipLo, clipHi)`.
  */
-function axisTable(k: number, o0: number, n: number, clipLo: number, clipHi: number): AxisTable {
+function axisTable(
+  k: number,
+  o0: number,
+  n: number,
+  clipLo: number,
+  clipHi: number,
+  origin = 0,
+): AxisTable {
   const down = k > 1 + 1e-9;
   const taps = down ? Math.ceil(k) + 1 : 2;
   const index = new Int32Array(n * taps);
@@ -122,7 +129,7 @@ function axisTable(k: number, o0: number, n: number, clipLo: number, clipHi: num
     const X = o0 + j;
     const base = j * taps;
     if (down) {
-      const a = X * k, b = (X + 1) * k;
+      const a = origin + X * k, b = origin + (X + 1) * k;
       const i0 = Math.floor(a);
       for (let t = 0; t < taps; t++) {
         const i = i0 + t;
@@ -136,7 +143,7 @@ function axisTable(k: number, o0: number, n: number, clipLo: number, clipHi: num
         }
       }
     } else {
-      const c = (X + 0.5) * k - 0.5;
+      const c = origin + (X + 0.5) * k - 0.5;
       const i0 = Math.floor(c);
       const f = c - i0;
       const a = clamp(i0), b = clamp(i0 + 1);
@@ -229,6 +236,37 @@ export function resampleRegion(
       if (w === 0) continue;
       const a = (tyi[b + t] - r0) * ow;
       for (let j = 0; j < ow; j++) out[orow + j] += tmp[a + j] * w;
+    }
+  }
+}
+
+/**
+ * Resamples the rectangle `rect` of `img` (fractional source pixels, e.g. a crop measured on a
+ * larger copy of the picture) to `width x height` 8-bit pixels in `out`: area averaging along an
+ * axis that shrinks, bilinear interpolation along one that grows, samples clamped to the image.
+ */
+export function resampleRect(
+  img: GrayImage,
+  rect: Rect,
+  width: number,
+  height: number,
+  out: Uint8Array,
+): void {
+  const tx = axisTable(rect.width / width, 0, width, 0, img.width, rect.x);
+  const ty = axisTable(rect.height / height, 0, height, 0, img.height, rect.y);
+  const src = img.data, sw = img.width;
+  for (let i = 0; i < height; i++) {
+    for (let j = 0; j < width; j++) {
+      let v = 0;
+      for (let a = 0; a < ty.taps; a++) {
+        const wy = ty.weight[i * ty.taps + a];
+        if (wy === 0) continue;
+        const row = ty.index[i * ty.taps + a] * sw;
+        for (let b = 0; b < tx.taps; b++) {
+          v += wy * tx.weight[j * tx.taps + b] * src[row + tx.index[j * tx.taps + b]];
+        }
+      }
+      out[i * width + j] = v + 0.5; // values stay in [0, 255.5]: truncation rounds
     }
   }
 }
