@@ -12,6 +12,14 @@
 import * as path from "node:path";
 import { DENO, ff, table, timed, vidkompyArgs } from "./util.ts";
 
+async function exists(file: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(file)).size > 0;
+  } catch {
+    return false;
+  }
+}
+
 async function makeLongPair(dir: string, minutes: number) {
   const bgMin = minutes + minutes / 6;
   const bg = path.join(dir, `long_bg_${minutes}.mp4`);
@@ -19,6 +27,10 @@ async function makeLongPair(dir: string, minutes: number) {
   // half a frame before frame `startFrame`: the copy starts exactly there (edit list)
   const startFrame = Math.round(minutes * 60 / 12 * 30);
   const startS = (startFrame - 0.5) / 30;
+  if (await exists(bg) && await exists(fg)) {
+    console.error(`reusing ${bg} and ${fg}`);
+    return { bg, fg, startFrame };
+  }
   console.error(`making a ${bgMin.toFixed(1)}-minute 1080p bg …`);
   const t0 = performance.now();
   await ff([
@@ -45,11 +57,18 @@ async function makeLongPair(dir: string, minutes: number) {
   return { bg, fg, startFrame };
 }
 
-/** Runs the bench for each length in `minutesList`; returns the markdown table. */
-export async function longBench(opts: { dir: string; minutesList: number[] }): Promise<string> {
+/**
+ * Runs the bench for each length in `minutesList`; returns the markdown table. With `inputs`,
+ * the synthetic inputs are made there once and kept (a 70-minute 1080p bg takes ~25 minutes to
+ * encode on 2 cores), else in `dir` and deleted after each run.
+ */
+export async function longBench(
+  opts: { dir: string; minutesList: number[]; inputs?: string },
+): Promise<string> {
   const rows: (string | number)[][] = [];
   for (const minutes of opts.minutesList) {
-    const { bg, fg, startFrame } = await makeLongPair(opts.dir, minutes);
+    if (opts.inputs) await Deno.mkdir(opts.inputs, { recursive: true });
+    const { bg, fg, startFrame } = await makeLongPair(opts.inputs ?? opts.dir, minutes);
     const map = path.join(opts.dir, "long_map.json");
     console.error(`aligning ${minutes} min fg against ${(minutes * 7 / 6).toFixed(1)} min bg …`);
     const r = await timed(
@@ -76,8 +95,10 @@ export async function longBench(opts: { dir: string; minutesList: number[] }): P
       rep.backend?.temporal ?? "n/a",
       Object.entries(stages).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(", "),
     ]);
-    await Deno.remove(bg).catch(() => {});
-    await Deno.remove(fg).catch(() => {});
+    if (!opts.inputs) {
+      await Deno.remove(bg).catch(() => {});
+      await Deno.remove(fg).catch(() => {});
+    }
   }
   return table(
     [

@@ -1,10 +1,11 @@
 /**
- * `deno task bench [name …] [--seconds N] [--preset P] [--minutes M,…]`: speed and accuracy
- * benches. Names: composite (1080p composite vs ffmpeg-only, known alignment), speed (automatic
- * alignment end to end vs ffmpeg-only on 720p/1080p pairs), long (hour-long inputs: time and
- * memory), neighbours (HNSW vs exact neighbour search), accuracy (alignment accuracy table),
- * kernels (per-kernel and per-stage throughput, CPU vs WGSL; `--seconds` per cell, at most 2).
- * Prints each table and replaces its section in bench/results.md (other sections are kept).
+ * `deno task bench [name …] [--seconds N] [--preset P] [--minutes M,…] [--inputs DIR]`: speed
+ * and accuracy benches. Names: composite (1080p composite vs ffmpeg-only, known alignment), speed
+ * (automatic alignment end to end vs ffmpeg-only on 720p/1080p pairs), long (hour-long inputs:
+ * time and memory; `--inputs DIR` keeps its synthetic inputs there for the next run), neighbours
+ * (HNSW vs exact neighbour search), accuracy (alignment accuracy table), kernels (per-kernel and
+ * per-stage throughput, CPU vs WGSL; `--seconds` per cell, at most 2). Prints each table and
+ * replaces its section in bench/results.md (other sections are kept).
  * @module
  */
 import { parseArgs } from "node:util";
@@ -19,6 +20,7 @@ if (import.meta.main) {
       preset: { type: "string", default: "medium" },
       keep: { type: "boolean", default: false },
       minutes: { type: "string", default: "60" },
+      inputs: { type: "string" },
     },
   });
   const names = positionals.length ? positionals : ["composite", "accuracy"];
@@ -48,7 +50,8 @@ if (import.meta.main) {
       } else if (name === "long") {
         const { longBench } = await import("./long_bench.ts");
         const minutesList = values.minutes!.split(",").map(Number);
-        sections.push(`## long inputs\n\n${await longBench({ dir, minutesList })}`);
+        const t = await longBench({ dir, minutesList, inputs: values.inputs });
+        sections.push(`## long inputs\n\n${t}`);
       } else if (name === "neighbours") {
         const { neighbourBench } = await import("./neighbour_bench.ts");
         sections.push(`## neighbour search (HNSW vs exact)\n\n${await neighbourBench()}`);

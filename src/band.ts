@@ -20,6 +20,7 @@
 import type { EmbeddingStore } from "./embedding_store.ts";
 import { dotInt8 } from "./embedding_store.ts";
 import { ExactIndex, type NeighbourIndex, searchBatch } from "./knn.ts";
+import { checkBreaks } from "./chain_check.ts";
 
 /** Options of {@link coarseBand}. */
 export interface BandOptions {
@@ -126,10 +127,28 @@ export function coarseSampling(
     if (!sublinear) return exact;
     return Math.min(exact, Math.max(DENSE_SAMPLES.stride, Math.ceil(n / denseCap)));
   };
-  return {
-    fgStride: stride(N, EXACT_SAMPLES.fg, DENSE_SAMPLES.fg, opts.maxFgSamples),
-    bgStride: stride(M, EXACT_SAMPLES.bg, DENSE_SAMPLES.bg, opts.maxBgSamples),
-  };
+  const bgStride = stride(M, EXACT_SAMPLES.bg, DENSE_SAMPLES.bg, opts.maxBgSamples);
+  let fgStride = stride(N, EXACT_SAMPLES.fg, DENSE_SAMPLES.fg, opts.maxFgSamples);
+  // Strides with a common factor sample fg at the same phase of bg's grid every time: at equal
+  // frame rates the true matches of all queries may then lie halfway between indexed bg frames,
+  // which on fast-changing footage look less alike than impostors elsewhere. Coprime strides
+  // cycle through the phases, so every bgStride-th query has an indexed frame within half a
+  // frame of its moment.
+  if (opts.maxFgSamples === undefined && fgStride > 1 && gcd(fgStride, bgStride) > 1) {
+    // the nearest coprime stride (the denser one if that stays within 10 % of the sample cap)
+    const cap = 1.1 * (sublinear ? DENSE_SAMPLES.fg : EXACT_SAMPLES.fg);
+    let down = fgStride - 1;
+    while (down > 1 && gcd(down, bgStride) > 1) down--;
+    let up = fgStride + 1;
+    while (gcd(up, bgStride) > 1) up++;
+    fgStride = Math.ceil(N / down) <= cap && fgStride - down <= up - fgStride ? down : up;
+  }
+  return { fgStride, bgStride };
+}
+
+function gcd(a: number, b: number): number {
+  while (b) [a, b] = [b, a % b];
+  return a;
 }
 
 /** Median frame period of a timestamp array (falls back to 1/30 s). */
@@ -373,8 +392,10 @@ function fitChain(
  * unbroken segments, separated by between max(minSpan, 10 %) and max(2·minSpan, 25 %) of the
  * segment: long enough that frame quantisation and single dropped frames barely matter, short
  * enough that a step (a segment missing from bg, bridged by the chain) only affects a minority of
- * pairs; the robust mode ({@link denseMode}) of the slopes ignores that minority. Snapped to 1 when the implied drift over the chain is under 2 bg frames
- * (indistinguishable from same-speed footage). NaN if there is too little data.
+ * pairs; the robust mode ({@link denseMode}) of the slopes ignores that minority; then a pooled
+ * least-squares slope over the points near each segment's line (within `tol` seconds). Snapped
+ * to 1 when the implied drift over the chain is under 2 bg frames (indistinguishable from
+ * same-speed footage). NaN if there is too little data.
  */
 function chainRate(
   c: Candidates,
@@ -384,6 +405,7 @@ function chainRate(
   bgTimes: Float64Array,
   minSpan: number,
   bgPeriod: number,
+  tol: number,
 ): number {
   const slopes: number[] = [];
   let segStart = 0;
@@ -408,7 +430,39 @@ function chainRate(
     }
   }
   if (slopes.length < 3) return NaN;
-  const r = denseMode(slopes);
+  let r = denseMode(slopes);
+  // Chain points sit on bg's sampling grid: up to half a bg stride off their true moment, which
+  // leaves the mode of pairwise slopes noisy by ~0.1 %. A least-squares slope pooled over the
+  // unbroken segments, from the points near each segment's line (median residual ± tol), averages
+  // that quantisation out; it replaces the mode when the two agree within 2 %.
+  let sxy = 0, sxx = 0;
+  segStart = 0;
+  for (let s = 1; s <= ids.length; s++) {
+    if (s < ids.length && !breaks[s]) continue;
+    const seg = ids.slice(segStart, s);
+    segStart = s;
+    if (seg.length < 8) continue;
+    const res = seg.map((p) => bgTimes[c.bg[p]] - r * fgTimes[c.fg[p]]);
+    const mid = median(res);
+    const inl = seg.filter((_, q) => Math.abs(res[q] - mid) <= tol);
+    if (inl.length < 8) continue;
+    let mx = 0, my = 0;
+    for (const p of inl) {
+      mx += fgTimes[c.fg[p]];
+      my += bgTimes[c.bg[p]];
+    }
+    mx /= inl.length;
+    my /= inl.length;
+    for (const p of inl) {
+      const dx = fgTimes[c.fg[p]] - mx;
+      sxy += dx * (bgTimes[c.bg[p]] - my);
+      sxx += dx * dx;
+    }
+  }
+  if (sxx > 0) {
+    const ls = sxy / sxx;
+    if (Math.abs(ls - r) < 0.02 * r) r = ls;
+  }
   return Math.abs(r - 1) * longest < 2 * bgPeriod ? 1 : r;
 }
 
@@ -476,12 +530,12 @@ export function coarseBand(
   const minSpan = Math.max(2, 10 * sF * fgPeriod);
   let rate = 1;
   let fit = fitChain(all, fgTimes, bgTimes, nB, rate, tol);
-  const est = chainRate(all, fit.ids, fit.breaks, fgTimes, bgTimes, minSpan, bgPeriod);
+  const est = chainRate(all, fit.ids, fit.breaks, fgTimes, bgTimes, minSpan, bgPeriod, tol);
   if (Number.isFinite(est) && est > 0.25 && est < 4) {
     if (Math.abs(est - 1) > 0.01) {
       rate = est;
       fit = fitChain(all, fgTimes, bgTimes, nB, rate, tol);
-      const est2 = chainRate(all, fit.ids, fit.breaks, fgTimes, bgTimes, minSpan, bgPeriod);
+      const est2 = chainRate(all, fit.ids, fit.breaks, fgTimes, bgTimes, minSpan, bgPeriod, tol);
       if (Number.isFinite(est2) && est2 > 0.25 && est2 < 4) rate = est2;
     } else {
       rate = est;
@@ -503,6 +557,8 @@ export function coarseBand(
   chain = chain.slice(a0, a1);
   if (chain.length) chain[0].breakBefore = false;
   const marginFrames = Math.max(opts.margin ?? 0, Math.ceil(1.5 * sB) + 3);
+  // breaks re-checked on every frame: detours onto look-alike stretches of bg are dropped
+  chain = checkBreaks(chain, { fg, bg, fgTimes, bgTimes, rate, radius: marginFrames, baseline });
   const band = bandFromChain(
     chain,
     fgTimes,

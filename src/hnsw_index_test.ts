@@ -204,7 +204,7 @@ Deno.test({
     const hn = coarseBand(fg, f.times, bg, b.times, {
       neighbourIndex: () => new HnswIndex(lib.addon!, DIM),
     });
-    assert.ok(hn.fgStride === 16 && hn.bgStride === 16 && ex.bgStride > 16);
+    assert.ok(hn.fgStride === 15 && hn.bgStride === 16 && ex.bgStride > 16);
     let wEx = 0, wHn = 0;
     for (let i = 0; i < f.times.length; i++) {
       const k = bgOf[f.master[i]];
