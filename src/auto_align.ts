@@ -523,15 +523,19 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
     // fg's samples at the coarse resolution come from the full-resolution ones (no second decode)
     const fgSmall = fgSamples.map((img) => resizeGray(img, rw(fg.width), rw(fg.height)));
     // Short inputs: the coarse samples decode most of bg anyway; decode all of it once into a
-    // spool of reduced pictures (≤ 640 px wide, ≤ 512 MB) that also gives bg's embedding
-    // thumbnails later.
-    const sw = Math.min(bg.width, 640), sh = Math.max(8, Math.round((bg.height * sw) / bg.width));
+    // temporary file of reduced gray pictures (640, 480 or 320 px wide: the largest that keeps
+    // the file ≤ 256 MB) that also gives bg's embedding thumbnails later (and, at 640 px, the
+    // window searches' frames).
+    const spoolH = (w: number) => Math.max(8, Math.round((bg.height * w) / bg.width));
+    const sw = [640, 480, 320].map((w) => Math.min(bg.width, w))
+      .find((w) => w * spoolH(w) * bg.frameCount <= 256e6) ?? 0;
+    const sh = spoolH(sw);
     const decoded = planGrab(bgIdx, bg.keyframes).reduce(
       (n, g) => n + g.indices[g.indices.length - 1] - g.start + 1,
       0,
     );
-    const spoolBg = opts.timeOffset === undefined && opts.match !== "border" &&
-      sw * sh * bg.frameCount <= 512e6 && decoded >= 0.5 * bg.frameCount;
+    const spoolBg = opts.timeOffset === undefined && opts.match !== "border" && sw > 0 &&
+      decoded >= 0.5 * bg.frameCount;
     let bgSmall: GrayImage[];
     if (spoolBg) {
       const sp = ThumbnailSpool.start(bg, tools.ffmpeg, undefined, "bg", { width: sw, height: sh });

@@ -9,7 +9,7 @@
  * break: there, the neighbour's line shows other footage.
  * @module
  */
-import type { ChainPoint } from "./band.ts";
+import { type ChainPoint, lowerBound } from "./band.ts";
 import { dotInt8, type EmbeddingStore } from "./embedding_store.ts";
 
 /** What {@link checkBreaks} needs besides the chain. */
@@ -32,17 +32,6 @@ export interface ChainCheckInput {
 
 /** fg frames scored per stretch and line. */
 const SAMPLES = 48;
-
-/** Index of the first time >= t (binary search). */
-function firstAtOrAfter(times: Float64Array, t: number): number {
-  let lo = 0, hi = times.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (times[mid] < t) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 
 /**
  * Mean over fg frames spread over [i0, i1] of the best cosine similarity to a bg frame within
@@ -68,7 +57,7 @@ export function lineScore(
       sum += baseline;
       continue;
     }
-    const j = Math.min(M - 1, firstAtOrAfter(bgTimes, t - half));
+    const j = Math.min(M - 1, lowerBound(bgTimes, t - half));
     const nf = norms.fg(i);
     let best = baseline;
     for (let k = Math.max(0, j - radius); k <= Math.min(M - 1, j + radius); k++) {
@@ -109,9 +98,19 @@ export function checkBreaks(chain: ChainPoint[], inp: ChainCheckInput): ChainPoi
     if (segs.length === 0 || p.breakBefore) segs.push([]);
     segs[segs.length - 1].push({ ...p });
   }
-  const own = (seg: ChainPoint[]) =>
-    lineScore(inp, seg[0].fg, seg[seg.length - 1].fg, seg[0], norms);
-  for (let round = 0; round < 64 && segs.length > 1; round++) {
+  // scores stay valid while the stretches they concern are unchanged
+  const memo = new Map<string, number>();
+  const score = (i0: number, i1: number, anchor: ChainPoint) => {
+    const key = `${i0} ${i1} ${anchor.fg} ${anchor.bg}`;
+    let v = memo.get(key);
+    if (v === undefined) {
+      v = lineScore(inp, i0, i1, anchor, norms);
+      memo.set(key, v);
+    }
+    return v;
+  };
+  const own = (seg: ChainPoint[]) => score(seg[0].fg, seg[seg.length - 1].fg, seg[0]);
+  while (segs.length > 1) {
     let dropped = -1;
     for (let k = 0; k < segs.length && dropped < 0; k++) {
       const seg = segs[k];
@@ -124,7 +123,7 @@ export function checkBreaks(chain: ChainPoint[], inp: ChainCheckInput): ChainPoi
         // the shorter stretch is the one that goes: never drop a long stretch for a short one
         const otherLen = other === prev ? segs[k - 1].length : segs[k + 1].length;
         if (otherLen < seg.length) continue;
-        if (lineScore(inp, i0, i1, other, norms) >= mine - tie) {
+        if (score(i0, i1, other) >= mine - tie) {
           dropped = k;
           break;
         }

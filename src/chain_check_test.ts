@@ -40,6 +40,12 @@ function copy(bg: EmbeddingStore, frames: number[]) {
 
 const times = (n: number) => Float64Array.from({ length: n }, (_, i) => i / 30);
 
+/** checkBreaks at 30 fps, rate 1, a bg stride of 16 (radius 27). */
+function check(chain: ChainPoint[], fg: EmbeddingStore, bg: EmbeddingStore) {
+  const fgTimes = times(fg.count), bgTimes = times(bg.count);
+  return checkBreaks(chain, { fg, bg, fgTimes, bgTimes, rate: 1, radius: 27, baseline: 0.2 });
+}
+
 function chainOf(points: [number, number][], breaksAt: number[]): ChainPoint[] {
   return points.map(([f, b]) => ({ fg: f, bg: b, score: 0.99, breakBefore: breaksAt.includes(f) }));
 }
@@ -52,15 +58,7 @@ Deno.test("checkBreaks drops a detour onto a look-alike stretch one period away"
   const pts: [number, number][] = [];
   for (let i = 0; i < N; i += 16) pts.push([i, i >= 1600 && i < 2200 ? start + i + P : start + i]);
   const chain = chainOf(pts, [1600, 2208]);
-  const out = checkBreaks(chain, {
-    fg,
-    bg,
-    fgTimes: times(N),
-    bgTimes: times(M),
-    rate: 1,
-    radius: 27,
-    baseline: 0.2,
-  });
+  const out = check(chain, fg, bg);
   assertEquals(out.filter((p) => p.breakBefore).length, 0);
   assert(out.every((p) => p.bg === start + p.fg), "only true-line points are left");
   assert(out.length > 200, `${out.length} points kept`);
@@ -78,15 +76,7 @@ Deno.test("checkBreaks keeps a genuine break (a segment missing from bg)", () =>
   const pts: [number, number][] = [];
   for (let i = 0; i < N; i += 16) pts.push([i, frames[i]]);
   const chain = chainOf(pts, [1504]);
-  const out = checkBreaks(chain, {
-    fg,
-    bg,
-    fgTimes: times(N),
-    bgTimes: times(M),
-    rate: 1,
-    radius: 27,
-    baseline: 0.2,
-  });
+  const out = check(chain, fg, bg);
   assertEquals(out.length, chain.length);
   assertEquals(out.filter((p) => p.breakBefore).map((p) => p.fg), [1504]);
 });
