@@ -5,6 +5,7 @@ import {
   createCorrelator,
   createEmbedder,
   FALLBACK_CHOICE,
+  noGpuDevice,
   parseBackend,
 } from "./backend.ts";
 import { CpuBandDistance } from "./dtw.ts";
@@ -45,6 +46,8 @@ Deno.test("chooseBackend: cpu, auto (per adapter kind) and webgpu", async () => 
     assert.deepEqual(stages(forced), ["webgpu", "webgpu", "webgpu"]);
   }
   assert.ok(auto.reason.length > 0);
+  // without a GPU device, auto does not even load a (software) WebGPU driver
+  if (await noGpuDevice()) assert.match(auto.reason, /^no GPU device/);
 });
 
 Deno.test("createCorrelator / createBandDistance: every available kind, same answers", async () => {
