@@ -21,6 +21,7 @@ import type { EmbeddingStore } from "./embedding_store.ts";
 import { dotInt8 } from "./embedding_store.ts";
 import { ExactIndex, type NeighbourIndex, searchBatch } from "./knn.ts";
 import { checkBreaks } from "./chain_check.ts";
+import { steadyRate } from "./chain_rate.ts";
 
 /** Options of {@link coarseBand}. */
 export interface BandOptions {
@@ -392,10 +393,12 @@ function fitChain(
  * unbroken segments, separated by between max(minSpan, 10 %) and max(2·minSpan, 25 %) of the
  * segment: long enough that frame quantisation and single dropped frames barely matter, short
  * enough that a step (a segment missing from bg, bridged by the chain) only affects a minority of
- * pairs; the robust mode ({@link denseMode}) of the slopes ignores that minority; then a pooled
- * least-squares slope over the points near each segment's line (within `tol` seconds). Snapped
- * to 1 when the implied drift over the chain is under 2 bg frames (indistinguishable from
- * same-speed footage). NaN if there is too little data.
+ * pairs; the robust mode ({@link denseMode}) of the slopes ignores that minority. The mode is
+ * then a starting point for {@link steadyRate}: the rate that explains the whole chain with the
+ * fewest steady stretches of phase spread ≤ `width` seconds (right also where most pairs span a
+ * step, as in short clips with dropped frames), refined by least squares. Snapped to 1 when the
+ * implied drift over the chain is under 2 bg frames (indistinguishable from same-speed footage).
+ * NaN if there is too little data.
  */
 function chainRate(
   c: Candidates,
@@ -405,7 +408,7 @@ function chainRate(
   bgTimes: Float64Array,
   minSpan: number,
   bgPeriod: number,
-  tol: number,
+  width: number,
 ): number {
   const slopes: number[] = [];
   let segStart = 0;
@@ -429,40 +432,13 @@ function chainRate(
       }
     }
   }
-  if (slopes.length < 3) return NaN;
-  let r = denseMode(slopes);
-  // Chain points sit on bg's sampling grid: up to half a bg stride off their true moment, which
-  // leaves the mode of pairwise slopes noisy by ~0.1 %. A least-squares slope pooled over the
-  // unbroken segments, from the points near each segment's line (median residual ± tol), averages
-  // that quantisation out; it replaces the mode when the two agree within 2 %.
-  let sxy = 0, sxx = 0;
-  segStart = 0;
-  for (let s = 1; s <= ids.length; s++) {
-    if (s < ids.length && !breaks[s]) continue;
-    const seg = ids.slice(segStart, s);
-    segStart = s;
-    if (seg.length < 8) continue;
-    const res = seg.map((p) => bgTimes[c.bg[p]] - r * fgTimes[c.fg[p]]);
-    const mid = median(res);
-    const inl = seg.filter((_, q) => Math.abs(res[q] - mid) <= tol);
-    if (inl.length < 8) continue;
-    let mx = 0, my = 0;
-    for (const p of inl) {
-      mx += fgTimes[c.fg[p]];
-      my += bgTimes[c.bg[p]];
-    }
-    mx /= inl.length;
-    my /= inl.length;
-    for (const p of inl) {
-      const dx = fgTimes[c.fg[p]] - mx;
-      sxy += dx * (bgTimes[c.bg[p]] - my);
-      sxx += dx * dx;
-    }
-  }
-  if (sxx > 0) {
-    const ls = sxy / sxx;
-    if (Math.abs(ls - r) < 0.02 * r) r = ls;
-  }
+  // The mode is only a starting point: where most pairs span a step (short chains with dropped
+  // frames) it is off; the rate that needs the fewest steady stretches is not.
+  const mode = slopes.length >= 3 ? denseMode(slopes) : undefined;
+  const fgT = Float64Array.from(ids, (p) => fgTimes[c.fg[p]]);
+  const bgT = Float64Array.from(ids, (p) => bgTimes[c.bg[p]]);
+  const r = steadyRate(fgT, bgT, { width, around: mode }).rate;
+  if (!Number.isFinite(r)) return NaN;
   return Math.abs(r - 1) * longest < 2 * bgPeriod ? 1 : r;
 }
 
@@ -528,14 +504,17 @@ export function coarseBand(
     : candidates(nn.indices, nn.scores, nn.k, nF, sF, sB, M, bgTimes, baseline, tol, false);
 
   const minSpan = Math.max(2, 10 * sF * fgPeriod);
+  // phase spread of a steady stretch of chain points: each lies up to half a bg stride (plus
+  // half a frame where the frame grids differ) off its true moment
+  const width = (sB + 1) * bgPeriod;
   let rate = 1;
   let fit = fitChain(all, fgTimes, bgTimes, nB, rate, tol);
-  const est = chainRate(all, fit.ids, fit.breaks, fgTimes, bgTimes, minSpan, bgPeriod, tol);
+  const est = chainRate(all, fit.ids, fit.breaks, fgTimes, bgTimes, minSpan, bgPeriod, width);
   if (Number.isFinite(est) && est > 0.25 && est < 4) {
     if (Math.abs(est - 1) > 0.01) {
       rate = est;
       fit = fitChain(all, fgTimes, bgTimes, nB, rate, tol);
-      const est2 = chainRate(all, fit.ids, fit.breaks, fgTimes, bgTimes, minSpan, bgPeriod, tol);
+      const est2 = chainRate(all, fit.ids, fit.breaks, fgTimes, bgTimes, minSpan, bgPeriod, width);
       if (Number.isFinite(est2) && est2 > 0.25 && est2 < 4) rate = est2;
     } else {
       rate = est;
