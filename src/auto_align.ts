@@ -229,11 +229,16 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
   }
   const content = detectContentRect(fgSamples);
   const hasBars = content.width < fg.width || content.height < fg.height;
-  if (!opts.spatial && opts.timeOffset === undefined && opts.match !== "border") {
-    // fg's thumbnails do not depend on the placement (fg inside bg): decode them now, while the
-    // spatial search keeps this thread busy
-    state.spool = ThumbnailSpool.start(fg, tools.ffmpeg, { ...content }, "fg");
-  }
+  /**
+   * fg's thumbnails do not depend on the placement (fg inside bg): they are decoded while the
+   * spatial search keeps this thread busy (started once, at the first call).
+   */
+  const startFgSpool = (threads?: number) => {
+    if (
+      state.spool || opts.spatial || opts.timeOffset !== undefined || opts.match === "border"
+    ) return;
+    state.spool = ThumbnailSpool.start(fg, tools.ffmpeg, { ...content }, "fg", undefined, threads);
+  };
   const searchOpts: SpatialSearchOptions = { content };
   if (opts.unscaledOnly) searchOpts.unscaledOnly = true;
   if (opts.scale !== undefined) searchOpts.minScale = searchOpts.maxScale = opts.scale;
@@ -538,10 +543,14 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
       decoded >= 0.5 * bg.frameCount;
     let bgSmall: GrayImage[];
     if (spoolBg) {
+      // bg's decode (on all cores) first; fg's thumbnails then decode in one thread, on the core
+      // that the single-threaded search below leaves idle
       const sp = ThumbnailSpool.start(bg, tools.ffmpeg, undefined, "bg", { width: sw, height: sh });
       state.bgSpool = sp;
       bgSmall = (await sp.grab(bgIdx)).map((img) => resizeGray(img, small.width, small.height));
+      startFgSpool(Math.max(1, navigator.hardwareConcurrency - 1));
     } else {
+      startFgSpool();
       bgSmall = await grabGrayFrames(bg, bgIdx, small, "bg");
     }
     progress.log(

@@ -55,7 +55,8 @@ export class ThumbnailSpool {
 
   /**
    * Starts decoding `crop` of `info` (undefined: the whole picture) in the background, resized
-   * (area averaging) to `size` (default: the 64×64 embedding thumbnail).
+   * (area averaging) to `size` (default: the 64×64 embedding thumbnail). `threads` limits the
+   * decoder's threads (default: ffmpeg's choice, all cores).
    */
   static start(
     info: VideoInfo,
@@ -63,6 +64,7 @@ export class ThumbnailSpool {
     crop: CropRect | undefined,
     role = "input",
     size: { width: number; height: number } = { width: EMBED_W, height: EMBED_H },
+    threads?: number,
   ): ThumbnailSpool {
     const file = Deno.makeTempFileSync({ prefix: "vidkompy-thumbs-", suffix: ".gray" });
     registerTempFile(file);
@@ -75,6 +77,7 @@ export class ThumbnailSpool {
         height: size.height,
         crop,
         scaler: "area",
+        threads,
       }, "file:" + file);
       const proc = spawnTool(ffmpeg, ["-y", ...args]);
       return new ThumbnailSpool(proc, file, info, crop, size, role);
