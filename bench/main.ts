@@ -1,8 +1,9 @@
 /**
- * `deno task bench [name …] [--seconds N] [--preset P] [--minutes M,…] [--inputs DIR]`: speed
- * and accuracy benches. Names: composite (1080p composite vs ffmpeg-only, known alignment), speed
- * (automatic alignment end to end vs ffmpeg-only on 720p/1080p pairs), long (hour-long inputs:
- * time and memory; `--inputs DIR` keeps its synthetic inputs there for the next run), neighbours
+ * `deno task bench [name …] [--seconds N] [--preset P] [--repeat R] [--minutes M,…]
+ * [--inputs DIR]`: speed and accuracy benches. Names: composite (1080p composite vs ffmpeg-only,
+ * known alignment), speed (automatic alignment end to end vs ffmpeg-only on 720p/1080p pairs;
+ * `--repeat` interleaved runs of each, the fastest kept, default 2), long (hour-long inputs: time
+ * and memory; `--inputs DIR` keeps its synthetic inputs there for the next run), neighbours
  * (HNSW vs exact neighbour search), accuracy (alignment accuracy table), kernels (per-kernel and
  * per-stage throughput, CPU vs WGSL; `--seconds` per cell, at most 2). Prints each table and
  * replaces its section in bench/results.md (other sections are kept).
@@ -17,6 +18,7 @@ if (import.meta.main) {
     allowPositionals: true,
     options: {
       seconds: { type: "string", default: "30" },
+      repeat: { type: "string", default: "2" },
       preset: { type: "string", default: "medium" },
       keep: { type: "boolean", default: false },
       minutes: { type: "string", default: "60" },
@@ -43,6 +45,7 @@ if (import.meta.main) {
           dir,
           preset: values.preset!,
           seconds: Math.min(Number(values.seconds), 60),
+          repeat: Number(values.repeat),
         });
         sections.push(
           `## speed: automatic alignment end to end (libx264 ${values.preset})\n\n${t}`,
