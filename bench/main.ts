@@ -1,8 +1,9 @@
 /**
- * `deno task bench [name …] [--seconds N] [--preset P] [--repeat R] [--minutes M,…]
- * [--inputs DIR]`: speed and accuracy benches. Names: composite (1080p composite vs ffmpeg-only,
- * known alignment), speed (automatic alignment end to end vs ffmpeg-only on 720p/1080p pairs;
- * `--repeat` interleaved runs of each, the fastest kept, default 2), long (hour-long inputs: time
+ * `deno task bench [name …] [--seconds N] [--preset P] [--repeat R] [--long-seconds S]
+ * [--minutes M,…] [--inputs DIR]`: speed and accuracy benches. Names: composite (1080p composite
+ * vs ffmpeg-only, known alignment), speed (automatic alignment end to end vs ffmpeg-only on
+ * 720p/1080p pairs; `--repeat` interleaved runs of each, the fastest kept, default 2;
+ * `--long-seconds` adds a 1080p pair that long), long (hour-long inputs: time
  * and memory; `--inputs DIR` keeps its synthetic inputs there for the next run), neighbours
  * (HNSW vs exact neighbour search), accuracy (alignment accuracy table), kernels (per-kernel and
  * per-stage throughput, CPU vs WGSL; `--seconds` per cell, at most 2). Prints each table and
@@ -19,6 +20,7 @@ if (import.meta.main) {
     options: {
       seconds: { type: "string", default: "30" },
       repeat: { type: "string", default: "2" },
+      "long-seconds": { type: "string", default: "0" },
       preset: { type: "string", default: "medium" },
       keep: { type: "boolean", default: false },
       minutes: { type: "string", default: "60" },
@@ -46,6 +48,7 @@ if (import.meta.main) {
           preset: values.preset!,
           seconds: Math.min(Number(values.seconds), 60),
           repeat: Number(values.repeat),
+          longSeconds: Number(values["long-seconds"]),
         });
         sections.push(
           `## speed: automatic alignment end to end (libx264 ${values.preset})\n\n${t}`,

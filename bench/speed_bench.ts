@@ -42,9 +42,10 @@ export async function makeSynthetic(
   w: number,
   h: number,
   seconds: number,
+  prefix = "",
 ): Promise<SpeedPair> {
-  const bg = path.join(dir, `speed_bg_${h}p.mp4`);
-  const fg = path.join(dir, `speed_fg_${h}p.mp4`);
+  const bg = path.join(dir, `${prefix}speed_bg_${h}p.mp4`);
+  const fg = path.join(dir, `${prefix}speed_fg_${h}p.mp4`);
   const fw = Math.round(w * 2 / 3 / 2) * 2, fh = Math.round(h * 2 / 3 / 2) * 2;
   // even offsets: ffmpeg's crop rounds odd ones down on yuv420p
   const x = Math.round(w / 12) * 2, y = Math.round(h / 14) * 2;
@@ -117,6 +118,8 @@ export async function speedBench(
     seconds: number;
     /** Runs of each command (interleaved); the fastest of each is reported (default 2). */
     repeat?: number;
+    /** Also a synthetic 1080p pair this long (s; 0: none): fixed costs amortise on it. */
+    longSeconds?: number;
   },
 ): Promise<string> {
   const { dir } = opts;
@@ -124,6 +127,11 @@ export async function speedBench(
   console.error(`making ${opts.seconds} s synthetic 720p and 1080p pairs …`);
   pairs.push(await makeSynthetic(dir, 1280, 720, opts.seconds));
   pairs.push(await makeSynthetic(dir, 1920, 1080, opts.seconds));
+  if (opts.longSeconds && opts.longSeconds > opts.seconds) {
+    console.error(`making a ${opts.longSeconds} s synthetic 1080p pair …`);
+    const long = await makeSynthetic(dir, 1920, 1080, opts.longSeconds, "long_");
+    pairs.push({ ...long, name: `synthetic 1080p, ${opts.longSeconds} s` });
+  }
   const film = new URL("../../shared/footage/film-1280x720-24fps-audio.mp4", import.meta.url)
     .pathname;
   try {
