@@ -143,7 +143,7 @@ export async function speedBench(
     console.error("../shared/footage not found: footage pairs skipped");
   }
   const rows: (string | number)[][] = [];
-  const repeat = Math.max(1, opts.repeat ?? 2);
+  const repeat = Number.isFinite(opts.repeat) ? Math.max(1, Math.round(opts.repeat!)) : 2;
   for (const p of pairs) {
     const fgInfo = await countFrames(p.fg);
     const bgInfo = await countFrames(p.bg);
@@ -153,6 +153,7 @@ export async function speedBench(
     // interleaved, `repeat` times each, and the fastest run of each is compared
     let a: Timed | null = null, b: Timed | null = null;
     let rep: { stages: Record<string, number>; alignment: { spatial: Spatial } } | null = null;
+    let failed: string | null = null;
     for (let r = 0; r < repeat; r++) {
       console.error(`${p.name}: vidkompy comp (automatic alignment), run ${r + 1}/${repeat} …`);
       const ta = await timed(
@@ -173,7 +174,11 @@ export async function speedBench(
           "--json",
         ]),
       );
-      if (ta.code !== 0) throw new Error(`vidkompy failed on ${p.name}: ${ta.stderr}`);
+      if (ta.code !== 0) {
+        // a refused or failed pair is a result too: its row says so and the bench goes on
+        failed = `failed (exit ${ta.code}): ${ta.stderr.trim().split("\n")[0]}`;
+        break;
+      }
       if (!a || ta.seconds < a.seconds) {
         a = ta;
         rep = JSON.parse(ta.stdout);
@@ -185,6 +190,12 @@ export async function speedBench(
       );
       if (tb.code !== 0) throw new Error(`ffmpeg failed on ${p.name}: ${tb.stderr}`);
       if (!b || tb.seconds < b.seconds) b = tb;
+    }
+    if (failed !== null) {
+      console.error(`${p.name}: ${failed}`);
+      const none = Array(7).fill("—");
+      rows.push([p.name, p.size, `${fgInfo.frames} / ${bgInfo.frames}`, ...none, failed, "—"]);
+      continue;
     }
     const stages = rep!.stages;
     const analysis = Object.entries(stages)
