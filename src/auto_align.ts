@@ -37,8 +37,18 @@ import {
   type SpatialSearchOptions,
 } from "./spatial_search.ts";
 import { alignTemporalAsync } from "./temporal.ts";
+import { consistentMoments, scanTemplates, scoreFrame } from "./time_scan.ts";
 import type { Tools } from "./tools.ts";
 import { EMBED_H, EMBED_W } from "./embed.ts";
+
+/**
+ * Below this full-resolution NCC the placement found from the coarse pass's moments is checked
+ * against a scan of every bg frame at each candidate placement (see time_scan.ts).
+ */
+const TIME_SCAN_BELOW = 0.9;
+
+/** Width (px) of the bg pictures the time scan compares (bg's own when narrower). */
+const SCAN_WIDTH = 128;
 
 /** Below this spatial NCC the inputs are taken as unrelated. */
 export const MIN_SPATIAL_CONFIDENCE = 0.4;
@@ -75,6 +85,11 @@ export interface AutoAlignOptions {
   model?: string;
   /** One-line notices the user should see (default: the progress log). */
   notice?: (message: string) => void;
+  /**
+   * Largest temporary file (bytes) of bg's reduced pictures decoded up front for short inputs
+   * (default 256 MB); longer inputs are sampled by seeking instead.
+   */
+  maxSpoolBytes?: number;
 }
 
 /** Result of {@link autoAlign}. */
@@ -516,6 +531,138 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
     };
   };
 
+  /**
+   * The coarse pass compares fg samples with bg samples that may lie seconds apart (long
+   * inputs); in fast-changing footage none is close enough in time to an fg sample for the true
+   * placement to win, and a chance match elsewhere does. Then every bg frame (small pictures,
+   * from bg's spool, decoded now when there is none) is compared with the fg samples at each
+   * candidate placement; for the candidates whose moments agree best on one time offset, the
+   * best-matching fg samples are searched again at full resolution around their moments. The
+   * best window wins (null when no candidate could be scanned or no window decoded).
+   */
+  const timeScan = async (cands: SpatialCandidate[]) => {
+    let spool = state.bgSpool;
+    if (!spool) {
+      const w = Math.min(bg.width, SCAN_WIDTH);
+      const h = Math.max(8, Math.round((bg.height * w) / bg.width));
+      progress.log(`spatial: decoding all of bg at ${w}x${h} to scan candidate placements …`);
+      spool = state.bgSpool = ThumbnailSpool.start(bg, tools.ffmpeg, undefined, "bg", {
+        width: w,
+        height: h,
+      });
+    }
+    const src = spool;
+    const sw = Math.min(src.width, SCAN_WIDTH);
+    const sh = sw === src.width
+      ? src.height
+      : Math.max(8, Math.round((src.height * sw) / src.width));
+    const kx = sw / bg.width, ky = sh / bg.height;
+    if (src.width < Math.min(bg.width, 320)) {
+      // the coarse pass saw bg ~320 px wide; at the spool's smaller size its band of
+      // frequencies is coarser, steadier over time, and it may rank other candidates first
+      const fw = Math.max(8, Math.round(fg.width * kx));
+      const fh = Math.max(8, Math.round(fg.height * ky));
+      try {
+        const r = await searchSpatial(
+          fgSamples.map((img) => resizeGray(img, fw, fh)),
+          await src.grab(spreadIndices(bg.frameCount, 60, 0, 1)),
+          { ...searchOpts, content: scaledContent(fw / fg.width, fh / fg.height) },
+        );
+        for (const c of [r.best, ...r.alternatives.map((a) => a.candidate)]) {
+          cands.push(upscale(c, bg.width / src.width, bg.height / src.height));
+        }
+      } catch (e) {
+        if (!(e instanceof RangeError)) throw e;
+      }
+    }
+    const seen = new Set<string>();
+    const placed = cands.flatMap((c) => {
+      const t = scanTemplates(
+        fgSamples,
+        content,
+        {
+          x: c.x * kx,
+          y: c.y * ky,
+          width: c.width * kx,
+          height: c.height * ky,
+        },
+        sw,
+        sh,
+      );
+      const key = t ? `${t.x},${t.y},${t.templates[0].width},${t.templates[0].height}` : "";
+      if (!t || seen.has(key)) return [];
+      seen.add(key);
+      return [{ cand: c, t, scores: t.templates.map(() => new Float32Array(bg.frameCount)) }];
+    });
+    if (placed.length === 0) return null;
+    const tc = performance.now();
+    const n = Math.min(
+      bg.frameCount,
+      await src.forEach((j, pic) => {
+        if (j >= bg.frameCount) return;
+        const img = sw === src.width
+          ? pic
+          : resizeGray({ width: src.width, height: src.height, data: pic }, sw, sh).data;
+        for (const p of placed) {
+          const v = scoreFrame(p.t, img, sw);
+          for (let k = 0; k < v.length; k++) p.scores[k][j] = v[k];
+        }
+      }),
+    );
+    if (n === 0) return null;
+    const fgTimes = fgIdx.map((i) => fg.frameTimes[i] - fg.frameTimes[0]);
+    const tol = Math.max(1.5 / (bg.fps || 25), 0.05);
+    const ranked = placed.flatMap((p) => {
+      const m = consistentMoments(
+        p.scores.map((a) => a.subarray(0, n)),
+        fgTimes,
+        relativeTimes(bg, n),
+        tol,
+      );
+      return m ? [{ ...p, m }] : [];
+    }).sort((a, b) => b.m.score - a.m.score);
+    progress.log(
+      `spatial: scanned ${n} bg frames at ${placed.length} placements in ${
+        ((performance.now() - tc) / 1000).toFixed(2)
+      } s; best agreement ${ranked.map((r) => fmt(r.m.score)).join(", ")}`,
+    );
+    const reach = Math.max(3, Math.ceil(tol * (bg.fps || 25)) + 2);
+    let best: {
+      best: SpatialCandidate;
+      runnerUp: SpatialCandidate | null;
+      measuredOn: [number, number];
+    } | null = null;
+    for (const p of ranked.slice(0, 3)) {
+      // its two best-matching fg samples, at full resolution around their moments
+      const order = p.m.moments.map((j, k) => ({ j, k, v: j < 0 ? -Infinity : p.scores[k][j] }))
+        .filter((q) => q.j >= 0).sort((a, b) => b.v - a.v).slice(0, 2);
+      for (const { j, k } of order) {
+        const win: number[] = [];
+        for (let i = Math.max(0, j - reach); i <= Math.min(bg.frameCount - 1, j + reach); i++) {
+          win.push(i);
+        }
+        const r = await searchWindow(fgSamples[k], win);
+        if (!r) continue;
+        progress.log(
+          `spatial: scan candidate x=${p.cand.x} y=${p.cand.y} scale=${p.cand.scale.toFixed(4)} ` +
+            `(offset ${p.m.offset.toFixed(3)} s): fg frame ${fgIdx[k]} vs bg ${win[0]}..${
+              win[win.length - 1]
+            }: ` +
+            `x=${r.best.x} y=${r.best.y} scale=${r.best.scale.toFixed(4)} ncc=${fmt(r.best.score)}`,
+        );
+        if (!best || r.best.score > best.best.score) {
+          best = {
+            best: r.best,
+            runnerUp: r.runnerUp,
+            measuredOn: [fgIdx[k], win[Math.min(r.bestBgForFg[0] ?? 0, win.length - 1)]],
+          };
+        }
+        if (best.best.score >= 0.97) return best;
+      }
+    }
+    return best;
+  };
+
   const searchPlacement = async (): Promise<SpatialAlignment> => {
     progress.log("spatial: searching fg inside bg …");
     const f = Math.max(1, bg.width / 320);
@@ -533,7 +680,7 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
     // window searches' frames).
     const spoolH = (w: number) => Math.max(8, Math.round((bg.height * w) / bg.width));
     const sw = [640, 480, 320].map((w) => Math.min(bg.width, w))
-      .find((w) => w * spoolH(w) * bg.frameCount <= 256e6) ?? 0;
+      .find((w) => w * spoolH(w) * bg.frameCount <= (opts.maxSpoolBytes ?? 256e6)) ?? 0;
     const sh = spoolH(sw);
     const decoded = planGrab(bgIdx, bg.keyframes).reduce(
       (n, g) => n + g.indices[g.indices.length - 1] - g.start + 1,
@@ -654,6 +801,17 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
         measuredOn = [[fgIdx[k], win[Math.min(r.bestBgForFg[0] ?? 0, win.length - 1)]]];
       }
       if (same) break;
+    }
+    if (!refined || refined.score < TIME_SCAN_BELOW) {
+      const cands = [coarse.best, ...coarse.alternatives.map((a) => a.candidate)]
+        .map((c) => upscale(c, bx, by));
+      if (refined) cands.unshift(refined);
+      const found = await timeScan(cands);
+      if (found && (!refined || found.best.score > refined.score + 0.005)) {
+        refined = found.best;
+        runnerUp = found.runnerUp;
+        measuredOn = [found.measuredOn];
+      }
     }
     if (!refined) {
       // no window could be decoded: refine the coarse placement on the coarse pairs

@@ -149,27 +149,26 @@ function checkPlacement(s: SpatialAlignment, bg: VideoInfo, fromFile?: string): 
 /**
  * The scale of an explicit placement (--x/--y/--zero-shift): --scale when given, else 1, except
  * that a fg larger than bg is scaled down to fit inside it (min(bgW/fgW, bgH/fgH)), as the
- * automatic search would, with a one-line notice on stderr (not with -q or --json).
+ * automatic search would, with a one-line notice (`note`).
  */
 function placementScale(
   o: CommonOptions & { canvas?: string },
   bg: VideoInfo,
   fg: VideoInfo,
+  note: (message: string) => void,
 ): number {
   if (o.scale !== undefined) return o.scale;
   if (fg.width <= bg.width && fg.height <= bg.height) return 1;
   const fit = Math.min(bg.width / fg.width, bg.height / fg.height);
-  if (!o.quiet && !o.json) {
-    const keep = o.canvas === "fg"
-      ? "; --canvas fg: bg is upscaled, fg keeps its resolution"
-      : o.canvas === "bg"
-      ? "; --canvas fg would keep fg's resolution"
-      : "";
-    console.error(
-      `note: fg (${fg.width}x${fg.height}) is larger than bg (${bg.width}x${bg.height}): ` +
-        `placed at scale ${fit.toFixed(4)} to fit (pass --scale to choose)${keep}`,
-    );
-  }
+  const keep = o.canvas === "fg"
+    ? "; --canvas fg: bg is upscaled, fg keeps its resolution"
+    : o.canvas === "bg"
+    ? "; --canvas fg would keep fg's resolution"
+    : "";
+  note(
+    `fg (${fg.width}x${fg.height}) is larger than bg (${bg.width}x${bg.height}): ` +
+      `placed at scale ${fit.toFixed(4)} to fit (pass --scale to choose)${keep}`,
+  );
   return fit;
 }
 
@@ -180,8 +179,19 @@ async function buildAlignment(
   fg: VideoInfo,
   progress: ProgressSink,
 ): Promise<
-  { alignment: Alignment; stages: Record<string, number>; backend: Record<string, string> }
+  {
+    alignment: Alignment;
+    stages: Record<string, number>;
+    backend: Record<string, string>;
+    notices: string[];
+  }
 > {
+  // notices go to stderr (not with -q or --json) and into --json's report
+  const notices: string[] = [];
+  const note = (m: string) => {
+    notices.push(m);
+    if (!o.quiet && !o.json) console.error(`note: ${m}`);
+  };
   const hasPos = o.x !== undefined || o.y !== undefined || o.zeroShift;
   if (o.alignment) {
     const a = await readAlignment(o.alignment, fg, bg).catch((e) => {
@@ -200,9 +210,11 @@ async function buildAlignment(
     }
     if (o.timeOffset !== undefined) a.temporal = offsetTemporal(fg, bg, o.timeOffset);
     checkPlacement(a.spatial, bg, hasPos || o.scale !== undefined ? undefined : o.alignment);
-    return { alignment: a, stages: {}, backend: {} };
+    return { alignment: a, stages: {}, backend: {}, notices };
   }
-  const manual = hasPos ? manualSpatial(fg, o.x ?? 0, o.y ?? 0, placementScale(o, bg, fg)) : null;
+  const manual = hasPos
+    ? manualSpatial(fg, o.x ?? 0, o.y ?? 0, placementScale(o, bg, fg, note))
+    : null;
   if (manual) checkPlacement(manual, bg);
   if (manual && o.timeOffset !== undefined) {
     return {
@@ -215,6 +227,7 @@ async function buildAlignment(
       },
       stages: {},
       backend: {},
+      notices,
     };
   }
   const res = await autoAlign({
@@ -231,11 +244,9 @@ async function buildAlignment(
     backend: o.backend as Backend,
     model: o.model,
     progress,
-    notice: (m) => {
-      if (!o.quiet && !o.json) console.error(`note: ${m}`);
-    },
+    notice: note,
   });
-  return { alignment: res.alignment, stages: res.stages, backend: res.backend };
+  return { alignment: res.alignment, stages: res.stages, backend: res.backend, notices };
 }
 
 function writeJson(obj: unknown): void {
@@ -386,7 +397,13 @@ Examples:
       const encoderError = await encoderProblem;
       if (encoderError) throw encoderError;
       const tProbe = (performance.now() - t0) / 1000;
-      const { alignment, stages, backend } = await buildAlignment(o, tools, bg, fg, progress);
+      const { alignment, stages, backend, notices } = await buildAlignment(
+        o,
+        tools,
+        bg,
+        fg,
+        progress,
+      );
       const res = await composite({
         tools,
         bg,
@@ -412,6 +429,7 @@ Examples:
           alignment: alignmentSummary(alignment),
           canvas: res.canvas,
           backend,
+          notices,
           stages: { probe: tProbe, ...stages, composite: res.seconds },
           seconds: (performance.now() - t0) / 1000,
           output: res,
@@ -449,7 +467,13 @@ Examples:
         o,
         target ? [{ role: "alignment output (-o)", path: target }] : [],
       );
-      const { alignment, stages, backend } = await buildAlignment(o, tools, bg, fg, progress);
+      const { alignment, stages, backend, notices } = await buildAlignment(
+        o,
+        tools,
+        bg,
+        fg,
+        progress,
+      );
       if (previewTarget) await writePreview(tools, bg, alignment, previewTarget);
       const text = alignmentToJson(alignment);
       if (target) {
@@ -470,6 +494,7 @@ Examples:
           fg: summarize(fg),
           alignment: target ? alignmentSummary(alignment) : alignment,
           backend,
+          notices,
           stages,
           seconds: (performance.now() - t0) / 1000,
           output: target,

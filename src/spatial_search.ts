@@ -84,7 +84,18 @@ export interface SpatialResult {
   confidence: number;
   /** For each fg sample, the index into bgFrames of the bg sample that matches it best. */
   bestBgForFg: number[];
+  /**
+   * The other placements scored at full resolution, clearly different from `best` and from each
+   * other, best first (at most {@link MAX_ALTERNATIVES}), each with the bg sample that matches
+   * each fg sample best there. In moving footage sampled sparsely in time the truth can score
+   * below a wrong placement that found a chance match: a caller that can check candidates on
+   * better-timed frames tries these.
+   */
+  alternatives: { candidate: SpatialCandidate; bestBgForFg: number[] }[];
 }
+
+/** Most alternatives a {@link SpatialResult} lists. */
+export const MAX_ALTERNATIVES = 4;
 
 /** Options of {@link searchSpatial}. */
 export interface SpatialSearchOptions {
@@ -1279,11 +1290,21 @@ function finishSearch(setup: SearchSetup, coarse: Coarse[]): SpatialResult {
     if (c === best || !clearlyDifferent(c, best, content, fgW, fgH)) continue;
     if (!runner || c.score > runner.score) runner = c;
   }
+  const others: Cand[] = [];
+  for (const c of [...finals].sort((a, b) => b.score - a.score)) {
+    if (others.length >= MAX_ALTERNATIVES) break;
+    if ([best, ...others].some((u) => !clearlyDifferent(c, u, content, fgW, fgH))) continue;
+    others.push(c);
+  }
   return {
     best: toCandidate(best, fgW, fgH),
     runnerUp: runner ? toCandidate(runner, fgW, fgH) : null,
     confidence: Math.max(0, Math.min(1, best.score)),
     bestBgForFg: best.pairs.slice(),
+    alternatives: others.map((c) => ({
+      candidate: toCandidate(c, fgW, fgH),
+      bestBgForFg: c.pairs.slice(),
+    })),
   };
 }
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { boxHighPass, createGray, cropGray, type GrayImage, resizeGray } from "./gray_image.ts";
 import {
+  MAX_ALTERNATIVES,
   refineSpatial,
   searchSpatial,
   searchSpatialAsync,
@@ -399,4 +400,32 @@ Deno.test({
       g.destroy();
     }
   },
+});
+
+Deno.test("alternatives: a second copy of fg in bg is listed, clearly different, best first", () => {
+  const s = scene(5);
+  const bg = render(s, BG_W, BG_H, 0, 0, 1, { noise: 2 });
+  const fg = render(s, 96, 64, 40, 30, 1, { noise: 2, seed: 7 });
+  // a noisier copy of the same part of the scene elsewhere in bg
+  const copy = render(s, 96, 64, 40, 30, 1, { noise: 40, seed: 3 });
+  for (let y = 0; y < 64; y++) {
+    bg.data.set(copy.data.subarray(y * 96, (y + 1) * 96), (100 + y) * BG_W + 200);
+  }
+  const r = searchSpatial([fg], [bg]);
+  checkPlacement(r, 40, 30, 1, 0, 0);
+  assert.ok(r.alternatives.length >= 1 && r.alternatives.length <= MAX_ALTERNATIVES);
+  const other = r.alternatives.find((a) =>
+    Math.abs(a.candidate.x - 200) <= 1 && Math.abs(a.candidate.y - 100) <= 1
+  );
+  assert.ok(other, JSON.stringify(r.alternatives.map((a) => a.candidate)));
+  assert.ok(other.candidate.score <= r.best.score);
+  for (let i = 1; i < r.alternatives.length; i++) {
+    assert.ok(r.alternatives[i].candidate.score <= r.alternatives[i - 1].candidate.score);
+  }
+  for (const a of r.alternatives) {
+    assert.equal(a.bestBgForFg.length, 1);
+    const far = Math.abs(a.candidate.x - r.best.x) > 8 || Math.abs(a.candidate.y - r.best.y) > 8 ||
+      Math.abs(a.candidate.scale / r.best.scale - 1) > 0.03;
+    assert.ok(far, `alternative too close to the best: ${JSON.stringify(a.candidate)}`);
+  }
 });

@@ -149,6 +149,36 @@ export class ThumbnailSpool {
   }
 
   /**
+   * Waits for the decoder, then calls `fn` with every picture in order (frame index, pixels valid
+   * only during the call), reading the file in large chunks; the file stays for later reads.
+   * Returns the number of pictures. Throws like a failed decode.
+   */
+  async forEach(fn: (index: number, picture: Uint8Array) => void): Promise<number> {
+    await this.#wait();
+    const size = this.width * this.height;
+    const per = Math.max(1, Math.floor((4 << 20) / size));
+    const buf = new Uint8Array(per * size);
+    const fh = await Deno.open(this.#file, { read: true });
+    let index = 0;
+    try {
+      for (;;) {
+        let filled = 0;
+        while (filled < buf.length) {
+          const n = await fh.read(buf.subarray(filled));
+          if (n === null) break;
+          filled += n;
+        }
+        const whole = Math.floor(filled / size);
+        for (let q = 0; q < whole; q++) fn(index++, buf.subarray(q * size, (q + 1) * size));
+        if (filled < buf.length) break;
+      }
+    } finally {
+      fh.close();
+    }
+    return index;
+  }
+
+  /**
    * Waits for the decoder, then returns a source reading the pictures back in order (the file
    * is deleted when the source is closed). Throws like a failed decode.
    */

@@ -6,6 +6,7 @@ import { autoAlign, type AutoAlignOptions } from "../src/auto_align.ts";
 import { ExitCode, VidkompyError } from "../src/errors.ts";
 import { probeVideo } from "../src/probe.ts";
 import { resolveTools } from "../src/tools.ts";
+import { silentProgress } from "../src/progress.ts";
 import { cleanup, p, tempDir } from "./fixtures.ts";
 import { deriveVideo, mandelbrotMaster, type Master, scoreMap } from "./truth.ts";
 
@@ -209,6 +210,53 @@ Deno.test("align: scene cut in the footage", async () => {
       },
     });
     assertTemporal(score);
+  } finally {
+    await cleanup(dir);
+  }
+});
+
+Deno.test("align: fast-changing footage with bg samples 1.5 s apart is placed by the time scan", async (t) => {
+  // 93 s of a fast zoom + moving pattern + grain: the coarse pass's 60 bg samples are 1.5 s
+  // apart and none is close enough in time to an fg sample for the true placement to win
+  // (before the time scan this pair was refused as unrelated)
+  const dir = await tempDir();
+  try {
+    const fast: Master = {
+      graph: "mandelbrot=s=80x45:r=30,scale=320:180,format=yuv420p[m];testsrc2=s=320x180:r=30[t];" +
+        "[m][t]blend=all_mode=average,noise=alls=3:allf=t",
+      fps: 30,
+      frames: 2790,
+    };
+    const bgFile = p(dir, "fast_bg.mp4"), fgFile = p(dir, "fast_fg.mp4");
+    const [bgTruth, fgTruth] = await Promise.all([
+      deriveVideo(fast, bgFile, { crf: 23 }),
+      deriveVideo(fast, fgFile, {
+        temporal: "trim=start_frame=60:end_frame=2760,setpts=PTS-STARTPTS",
+        spatial: "crop=200:112:60:34",
+        crf: 23,
+      }),
+    ]);
+    const bg = await probeVideo(tools.ffprobe, bgFile, "bg");
+    const fg = await probeVideo(tools.ffprobe, fgFile, "fg");
+    const check = async (opts: Partial<AutoAlignOptions>) => {
+      const log: string[] = [];
+      const progress = { ...silentProgress, log: (m: string) => log.push(m) };
+      const { alignment } = await autoAlign({ tools, bg, fg, progress, ...opts });
+      const score = scoreMap(alignment.temporal.map, alignment.temporal.held, fgTruth, bgTruth);
+      assert(log.some((l) => l.startsWith("spatial: scanned ")), "the time scan did not run");
+      assertEquals([alignment.spatial.x, alignment.spatial.y, alignment.spatial.scale], [
+        60,
+        34,
+        1,
+      ]);
+      near(alignment.temporal.offset, 2, 0.02, "offset");
+      assertTemporal(score);
+    };
+    // bg spooled whole at 320 px (short input): the scan reads the spool
+    await t.step("bg spooled", () => check({}));
+    // no spool (as for long inputs): bg is decoded at 128 px for the scan, which also runs the
+    // coarse search again on those pictures
+    await t.step("bg sampled by seeking", () => check({ maxSpoolBytes: 0 }));
   } finally {
     await cleanup(dir);
   }

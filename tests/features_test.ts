@@ -722,7 +722,12 @@ Deno.test("features: a fg larger than bg is scaled to fit a bg canvas, kept 1:1 
       full,
     );
     assertEquals(rf.code, 0, rf.err);
-    assertEquals(JSON.parse(rf.out).alignment.spatial.scale, 0.5);
+    const report = JSON.parse(rf.out);
+    assertEquals(report.alignment.spatial.scale, 0.5);
+    // --json prints no notes on stderr: the report carries them
+    assert(!rf.err.includes("note:"), rf.err);
+    assertEquals(report.notices.length, 1, rf.out);
+    assert(/larger than bg.*--canvas fg: bg is upscaled/.test(report.notices[0]), rf.out);
     const g = await grayFrames(full, 320, 240);
     assertEquals(await sizeOf(full), [320, 240]);
     for (const i of [0, 7]) assert(meanAbsDiff(g[i], bigF[i]) < 0.5, `fg 1:1 at frame ${i}`);
