@@ -150,13 +150,17 @@ export class ThumbnailSpool {
 
   /**
    * Waits for the decoder, then calls `fn` with every picture in order (frame index, pixels valid
-   * only during the call), reading the file in large chunks; the file stays for later reads.
-   * Returns the number of pictures. Throws like a failed decode.
+   * only during the call), reading the file `chunkBytes` at a time (whole pictures, at least
+   * one); the file stays for later reads. Returns the number of pictures. Throws like a failed
+   * decode.
    */
-  async forEach(fn: (index: number, picture: Uint8Array) => void): Promise<number> {
+  async forEach(
+    fn: (index: number, picture: Uint8Array) => void,
+    chunkBytes = 4 << 20,
+  ): Promise<number> {
     await this.#wait();
     const size = this.width * this.height;
-    const per = Math.max(1, Math.floor((4 << 20) / size));
+    const per = Math.max(1, Math.floor(chunkBytes / size));
     const buf = new Uint8Array(per * size);
     const fh = await Deno.open(this.#file, { read: true });
     let index = 0;

@@ -57,6 +57,17 @@ Deno.test("a whole-picture spool gives the frames a grab gives, in order and by 
     }
     // past the end: the last frame
     assertEquals(got[want.length].data, got[2].data);
+    // every picture in order, in chunks, keeping the file
+    const seen: number[] = [];
+    let e17: Uint8Array | null = null;
+    const count = await spool.forEach((i, pic) => {
+      seen.push(i);
+      if (i === 17) e17 = pic.slice();
+    }, 160 * 96 * 3 + 7); // 3 pictures per read: 40 = 13 full reads and a last short one
+    assertEquals(count, 40);
+    assertEquals(seen, Array.from({ length: 40 }, (_, i) => i));
+    assertEquals(e17, ref[1].data);
+    assert(await exists(created[0]), "forEach keeps the spool file");
     // then read back in order (the same file); closing deletes it
     const src = await spool.frames();
     let n = 0;
