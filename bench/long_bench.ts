@@ -10,15 +10,7 @@
  * @module
  */
 import * as path from "node:path";
-import { DENO, ff, table, timed, vidkompyArgs } from "./util.ts";
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(file)).size > 0;
-  } catch {
-    return false;
-  }
-}
+import { DENO, exists, ff, table, timed, vidkompyArgs } from "./util.ts";
 
 async function makeLongPair(dir: string, minutes: number) {
   const bgMin = minutes + minutes / 6;

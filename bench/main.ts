@@ -3,11 +3,12 @@
  * [--minutes M,…] [--inputs DIR]`: speed and accuracy benches. Names: composite (1080p composite
  * vs ffmpeg-only, known alignment), speed (automatic alignment end to end vs ffmpeg-only on
  * 720p/1080p pairs; `--repeat` interleaved runs of each, the fastest kept, default 2;
- * `--long-seconds` adds a 1080p pair that long), long (hour-long inputs: time
- * and memory; `--inputs DIR` keeps its synthetic inputs there for the next run), neighbours
+ * `--long-seconds` adds a 1080p pair that long), long (hour-long inputs: time and memory),
+ * neighbours
  * (HNSW vs exact neighbour search), accuracy (alignment accuracy table), kernels (per-kernel and
- * per-stage throughput, CPU vs WGSL; `--seconds` per cell, at most 2). Prints each table and
- * replaces its section in bench/results.md (other sections are kept).
+ * per-stage throughput, CPU vs WGSL; `--seconds` per cell, at most 2). `--inputs DIR` (speed,
+ * long) makes the synthetic inputs there once and reuses them on later runs. Prints each table
+ * and replaces its section in bench/results.md (other sections are kept).
  * @module
  */
 import { parseArgs } from "node:util";
@@ -49,6 +50,7 @@ if (import.meta.main) {
           seconds: Math.min(Number(values.seconds), 60),
           repeat: Number(values.repeat),
           longSeconds: Number(values["long-seconds"]),
+          inputs: values.inputs,
         });
         sections.push(
           `## speed: automatic alignment end to end (libx264 ${values.preset})\n\n${t}`,

@@ -9,6 +9,7 @@ import * as path from "node:path";
 import {
   DENO,
   encodeVia,
+  exists,
   ff,
   ffmpegOverlayArgs,
   table,
@@ -44,11 +45,15 @@ export async function makeSynthetic(
   seconds: number,
   prefix = "",
 ): Promise<SpeedPair> {
-  const bg = path.join(dir, `${prefix}speed_bg_${h}p.mp4`);
-  const fg = path.join(dir, `${prefix}speed_fg_${h}p.mp4`);
+  // named by size and length: a folder of kept inputs (--inputs) serves any --seconds
+  const bg = path.join(dir, `${prefix}speed_bg_${h}p_${seconds}s.mp4`);
+  const fg = path.join(dir, `${prefix}speed_fg_${h}p_${seconds}s.mp4`);
   const fw = Math.round(w * 2 / 3 / 2) * 2, fh = Math.round(h * 2 / 3 / 2) * 2;
   // even offsets: ffmpeg's crop rounds odd ones down on yuv420p
   const x = Math.round(w / 12) * 2, y = Math.round(h / 14) * 2;
+  const pair = { name: `synthetic ${h}p`, bg, fg, x, y, offset: 2, size: `${w}x${h}` };
+  // kept from an earlier run (--inputs): fg is made after bg, so both are complete
+  if (await exists(bg) && await exists(fg)) return pair;
   // a slow zoom blended with a moving test pattern and grain: every frame differs
   const src = `mandelbrot=s=${Math.round(w / 4)}x${Math.round(h / 4)}:rate=30,` +
     `scale=${w}:${h},format=yuv420p[m];testsrc2=s=${w}x${h}:r=30[t];` +
@@ -76,7 +81,7 @@ export async function makeSynthetic(
     bg,
   ]);
   await encodeVia(bg, fg, `crop=${fw}:${fh}:${x}:${y}`, { ss: 2, t: seconds });
-  return { name: `synthetic ${h}p`, bg, fg, x, y, offset: 2, size: `${w}x${h}` };
+  return pair;
 }
 
 export async function makeFromFootage(dir: string, film: string, h: number): Promise<SpeedPair> {
@@ -120,16 +125,20 @@ export async function speedBench(
     repeat?: number;
     /** Also a synthetic 1080p pair this long (s; 0: none): fixed costs amortise on it. */
     longSeconds?: number;
+    /** Where the synthetic pairs are made and kept for the next run (default: `dir`). */
+    inputs?: string;
   },
 ): Promise<string> {
   const { dir } = opts;
+  const synth = opts.inputs ?? dir;
+  if (opts.inputs) await Deno.mkdir(opts.inputs, { recursive: true });
   const pairs: SpeedPair[] = [];
   console.error(`making ${opts.seconds} s synthetic 720p and 1080p pairs …`);
-  pairs.push(await makeSynthetic(dir, 1280, 720, opts.seconds));
-  pairs.push(await makeSynthetic(dir, 1920, 1080, opts.seconds));
+  pairs.push(await makeSynthetic(synth, 1280, 720, opts.seconds));
+  pairs.push(await makeSynthetic(synth, 1920, 1080, opts.seconds));
   if (opts.longSeconds && opts.longSeconds > opts.seconds) {
     console.error(`making a ${opts.longSeconds} s synthetic 1080p pair …`);
-    const long = await makeSynthetic(dir, 1920, 1080, opts.longSeconds, "long_");
+    const long = await makeSynthetic(synth, 1920, 1080, opts.longSeconds, "long_");
     pairs.push({ ...long, name: `synthetic 1080p, ${opts.longSeconds} s` });
   }
   const film = new URL("../../shared/footage/film-1280x720-24fps-audio.mp4", import.meta.url)

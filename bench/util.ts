@@ -62,6 +62,15 @@ export async function ff(args: string[]): Promise<void> {
 /** The deno executable running this bench. */
 export const DENO = Deno.execPath();
 
+/** True when `file` exists and is not empty (inputs kept from an earlier bench run). */
+export async function exists(file: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(file)).size > 0;
+  } catch {
+    return false;
+  }
+}
+
 /** Arguments that run the vidkompy CLI from source. */
 export function vidkompyArgs(args: string[]): string[] {
   return ["run", "--allow-all", new URL("../main.ts", import.meta.url).pathname, ...args];
