@@ -5,6 +5,8 @@
  * - The WGSL shaders and the default ONNX model are TypeScript modules
  *   (`src/gpu/shaders_embedded.ts`, `src/onnx_model_embedded.ts`), so they are part of the module
  *   graph: no `--include` of the `shaders/` or `models/` folders is needed.
+ * - The spatial search's FFT worker (`src/ncc_worker.ts`, started with `new Worker`) is not part
+ *   of the import graph, so it is added with `--include`.
  * - onnxruntime-web (used only for `--model`) is embedded like every npm package, but its npm
  *   package is ~140 MB (four wasm builds, browser bundles, source maps). Only the files its Node
  *   build loads are kept (`dist/ort.node.min.mjs`, `dist/ort-wasm-simd-threaded.{mjs,wasm}`);
@@ -143,6 +145,9 @@ if (import.meta.main) {
     ...RUNTIME_PERMISSIONS,
     "--exclude-unused-npm",
     ...exclude,
+    // the spatial search's FFT worker (src/ncc_parallel.ts) is not an import: include it
+    "--include",
+    "src/ncc_worker.ts",
     ...(target ? ["--target", target] : []),
     "--output",
     output,

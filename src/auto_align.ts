@@ -596,6 +596,7 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
     });
     if (placed.length === 0) return null;
     const tc = performance.now();
+    const v: number[] = [];
     const n = Math.min(
       bg.frameCount,
       await src.forEach((j, pic) => {
@@ -604,19 +605,20 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
           ? pic
           : resizeGray({ width: src.width, height: src.height, data: pic }, sw, sh).data;
         for (const p of placed) {
-          const v = scoreFrame(p.t, img, sw);
-          for (let k = 0; k < v.length; k++) p.scores[k][j] = v[k];
+          scoreFrame(p.t, img, sw, v);
+          for (let k = 0; k < p.scores.length; k++) p.scores[k][j] = v[k];
         }
       }),
     );
     if (n === 0) return null;
     const fgTimes = fgIdx.map((i) => fg.frameTimes[i] - fg.frameTimes[0]);
+    const bgTimes = relativeTimes(bg, n);
     const tol = Math.max(1.5 / (bg.fps || 25), 0.05);
     const ranked = placed.flatMap((p) => {
       const m = consistentMoments(
         p.scores.map((a) => a.subarray(0, n)),
         fgTimes,
-        relativeTimes(bg, n),
+        bgTimes,
         tol,
       );
       return m ? [{ ...p, m }] : [];

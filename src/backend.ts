@@ -16,6 +16,7 @@ import { GpuDtwDistance } from "./gpu/distance_gpu.ts";
 import { GpuEmbedder } from "./gpu/embed_gpu.ts";
 import { GpuNccCorrelator } from "./gpu/ncc_gpu.ts";
 import { CpuNccCorrelator, type NccCorrelator } from "./ncc.ts";
+import { ParallelNccCorrelator } from "./ncc_parallel.ts";
 
 /** Anything that embeds batches of 64×64 grey thumbnails into int8 vectors. */
 export interface BatchEmbedder {
@@ -220,10 +221,13 @@ export async function createEmbedder(kind: Backend | StageBackend): Promise<Batc
 /**
  * The FFT NCC correlator of the spatial search (`searchSpatialAsync`'s `correlator`) for `kind`
  * ("auto" resolves through {@link chooseBackend}'s `fft`). "webgpu" rejects (exit code 1) when no
- * adapter can be had. Every kind gives the same placements. Call `destroy()` when done.
+ * adapter can be had. On the CPU it computes on every core ({@link ParallelNccCorrelator}). Every
+ * kind gives the same placements. Call `destroy()` when done.
  */
 export async function createCorrelator(kind: Backend | StageBackend): Promise<NccCorrelator> {
-  if (await resolve(kind, "fft") === "cpu") return new CpuNccCorrelator();
+  if (await resolve(kind, "fft") === "cpu") {
+    return navigator.hardwareConcurrency > 1 ? new ParallelNccCorrelator() : new CpuNccCorrelator();
+  }
   const gpu = await GpuNccCorrelator.create();
   if (!gpu) throw noGpu();
   return gpu;

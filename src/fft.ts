@@ -1,5 +1,5 @@
 /**
- * In-place iterative radix-2 complex FFT (1D and 2D) on split real/imaginary Float64Arrays.
+ * In-place iterative radix-2 complex FFT (stages fused in pairs, radix-4 style) (1D and 2D) on split real/imaginary Float64Arrays.
  * Twiddle and bit-reversal tables are built once per size and cached; transforms allocate
  * nothing.
  * @module
@@ -27,6 +27,8 @@ export class Fft {
   readonly sin: Float64Array;
   /** Bit-reversal permutation. */
   readonly rev: Uint32Array;
+  /** log2(n). */
+  readonly bits: number;
 
   /** Builds the tables for length `n` (a power of two). */
   constructor(n: number) {
@@ -48,6 +50,7 @@ export class Fft {
       for (let b = 0; b < bits; b++) r |= ((i >> b) & 1) << (bits - 1 - b);
       this.rev[i] = r;
     }
+    this.bits = bits;
   }
 
   /**
@@ -71,29 +74,46 @@ export class Fft {
     }
     const cos = this.cos, sin = this.sin;
     const sign = inverse ? 1 : -1;
-    // size-2 butterflies (twiddle 1)
-    for (let a = offset, end = offset + n - 1; a < end; a += 2) {
-      const b = a + 1;
-      const xr = re[b], xi = im[b];
-      re[b] = re[a] - xr;
-      im[b] = im[a] - xi;
-      re[a] += xr;
-      im[a] += xi;
+    const end = offset + n;
+    let h = 1;
+    if ((this.bits & 1) === 1) {
+      // an odd number of stages: one radix-2 stage (twiddle 1) first
+      for (let a = offset; a < end; a += 2) {
+        const b = a + 1;
+        const xr = re[b], xi = im[b];
+        re[b] = re[a] - xr;
+        im[b] = im[a] - xi;
+        re[a] += xr;
+        im[a] += xi;
+      }
+      h = 2;
     }
-    for (let size = 4; size <= n; size <<= 1) {
-      const half = size >> 1;
-      const step = n / size;
-      for (let j = 0, t = 0; j < half; j++, t += step) {
-        const wr = cos[t], wi = sign * sin[t];
-        for (let a = offset + j, end = offset + n; a < end; a += size) {
-          const b = a + half;
-          const br = re[b], bi = im[b];
-          const xr = br * wr - bi * wi;
-          const xi = br * wi + bi * wr;
-          re[b] = re[a] - xr;
-          im[b] = im[a] - xi;
-          re[a] += xr;
-          im[a] += xi;
+    // the remaining stages two at a time (spans h and 2h fused: half the passes over memory)
+    for (; h < n; h <<= 2) {
+      const s1 = n / (2 * h), s2 = s1 >> 1, h2 = 2 * h, h3 = 3 * h, span = 4 * h;
+      for (let j = 0; j < h; j++) {
+        const w1r = cos[j * s1], w1i = sign * sin[j * s1];
+        const w2r = cos[j * s2], w2i = sign * sin[j * s2];
+        for (let a = offset + j; a < end; a += span) {
+          const b = a + h, c = a + h2, d = a + h3;
+          const x0r = re[a], x0i = im[a], x1r = re[b], x1i = im[b];
+          const x2r = re[c], x2i = im[c], x3r = re[d], x3i = im[d];
+          const t1r = x1r * w1r - x1i * w1i, t1i = x1r * w1i + x1i * w1r;
+          const t3r = x3r * w1r - x3i * w1i, t3i = x3r * w1i + x3i * w1r;
+          const a0r = x0r + t1r, a0i = x0i + t1i, a1r = x0r - t1r, a1i = x0i - t1i;
+          const b0r = x2r + t3r, b0i = x2i + t3i, b1r = x2r - t3r, b1i = x2i - t3i;
+          const u0r = b0r * w2r - b0i * w2i, u0i = b0r * w2i + b0i * w2r;
+          // (sign * i) * w2 * b1
+          const u1r = b1r * w2r - b1i * w2i, u1i = b1r * w2i + b1i * w2r;
+          const vr = -sign * u1i, vi = sign * u1r;
+          re[a] = a0r + u0r;
+          im[a] = a0i + u0i;
+          re[c] = a0r - u0r;
+          im[c] = a0i - u0i;
+          re[b] = a1r + vr;
+          im[b] = a1i + vi;
+          re[d] = a1r - vr;
+          im[d] = a1i - vi;
         }
       }
     }
@@ -211,31 +231,47 @@ export class Fft2D {
       }
     }
     const sign = inverse ? 1 : -1;
-    for (let size = 2; size <= h; size <<= 1) {
-      const half = size >> 1;
-      const step = h / size;
-      for (let j = 0; j < half; j++) {
-        const wr = cos[j * step], wi = sign * sin[j * step];
-        for (let start = 0; start < h; start += size) {
-          const a = (start + j) * w, b = a + half * w;
-          if (j === 0) {
-            for (let x = 0; x < cols; x++) {
-              const br = re[b + x], bi = im[b + x];
-              re[b + x] = re[a + x] - br;
-              im[b + x] = im[a + x] - bi;
-              re[a + x] += br;
-              im[a + x] += bi;
-            }
-          } else {
-            for (let x = 0; x < cols; x++) {
-              const br = re[b + x], bi = im[b + x];
-              const xr = br * wr - bi * wi;
-              const xi = br * wi + bi * wr;
-              re[b + x] = re[a + x] - xr;
-              im[b + x] = im[a + x] - xi;
-              re[a + x] += xr;
-              im[a + x] += xi;
-            }
+    let q = 1;
+    if ((this.colFft.bits & 1) === 1) {
+      // an odd number of stages: one radix-2 stage (twiddle 1) first
+      for (let start = 0; start < h; start += 2) {
+        const a = start * w, b = a + w;
+        for (let x = 0; x < cols; x++) {
+          const br = re[b + x], bi = im[b + x];
+          re[b + x] = re[a + x] - br;
+          im[b + x] = im[a + x] - bi;
+          re[a + x] += br;
+          im[a + x] += bi;
+        }
+      }
+      q = 2;
+    }
+    // the remaining stages two at a time, as in Fft.transform (rows are the vectors)
+    for (; q < h; q <<= 2) {
+      const s1 = h / (2 * q), s2 = s1 >> 1;
+      for (let j = 0; j < q; j++) {
+        const w1r = cos[j * s1], w1i = sign * sin[j * s1];
+        const w2r = cos[j * s2], w2i = sign * sin[j * s2];
+        for (let start = 0; start < h; start += 4 * q) {
+          const a = (start + j) * w, b = a + q * w, c = b + q * w, d = c + q * w;
+          for (let x = 0; x < cols; x++) {
+            const x0r = re[a + x], x0i = im[a + x], x1r = re[b + x], x1i = im[b + x];
+            const x2r = re[c + x], x2i = im[c + x], x3r = re[d + x], x3i = im[d + x];
+            const t1r = x1r * w1r - x1i * w1i, t1i = x1r * w1i + x1i * w1r;
+            const t3r = x3r * w1r - x3i * w1i, t3i = x3r * w1i + x3i * w1r;
+            const a0r = x0r + t1r, a0i = x0i + t1i, a1r = x0r - t1r, a1i = x0i - t1i;
+            const b0r = x2r + t3r, b0i = x2i + t3i, b1r = x2r - t3r, b1i = x2i - t3i;
+            const u0r = b0r * w2r - b0i * w2i, u0i = b0r * w2i + b0i * w2r;
+            const u1r = b1r * w2r - b1i * w2i, u1i = b1r * w2i + b1i * w2r;
+            const vr = -sign * u1i, vi = sign * u1r;
+            re[a + x] = a0r + u0r;
+            im[a + x] = a0i + u0i;
+            re[c + x] = a0r - u0r;
+            im[c + x] = a0i - u0i;
+            re[b + x] = a1r + vr;
+            im[b + x] = a1i + vi;
+            re[d + x] = a1r - vr;
+            im[d + x] = a1i - vi;
           }
         }
       }

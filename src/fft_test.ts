@@ -42,7 +42,7 @@ Deno.test("power-of-two helpers", () => {
 
 Deno.test("1D FFT matches a naive DFT (forward and inverse)", () => {
   const r = rng(1);
-  for (const n of [1, 2, 4, 8, 16, 64, 256]) {
+  for (const n of [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]) {
     const re = new Float64Array(n), im = new Float64Array(n);
     for (let i = 0; i < n; i++) {
       re[i] = r() * 2 - 1;
@@ -109,6 +109,35 @@ Deno.test("2D FFT matches a naive 2D DFT; partial rows options agree", () => {
   assert.ok(maxDiff(pi.slice(0, 3 * w), im.slice(0, 3 * w)) < 1e-10);
   plan.inverse(fr, fi);
   assert.ok(maxDiff(fr, re) < 1e-10 && maxDiff(fi, im) < 1e-10);
+});
+
+Deno.test("2D FFT matches a naive 2D DFT on grids with odd and even numbers of stages", () => {
+  const r = rng(5);
+  for (const [w, h] of [[1, 4], [2, 1], [4, 2], [8, 32], [32, 8], [2, 64], [64, 16]]) {
+    const re = new Float64Array(w * h).map(() => r() * 2 - 1);
+    const im = new Float64Array(w * h).map(() => r() * 2 - 1);
+    const er = new Float64Array(w * h), ei = new Float64Array(w * h);
+    for (let v = 0; v < h; v++) {
+      for (let u = 0; u < w; u++) {
+        let sr = 0, si = 0;
+        for (let y = 0; y < h; y++) {
+          for (let x = 0; x < w; x++) {
+            const a = -2 * Math.PI * (u * x / w + v * y / h);
+            sr += re[y * w + x] * Math.cos(a) - im[y * w + x] * Math.sin(a);
+            si += re[y * w + x] * Math.sin(a) + im[y * w + x] * Math.cos(a);
+          }
+        }
+        er[v * w + u] = sr;
+        ei[v * w + u] = si;
+      }
+    }
+    const plan = new Fft2D(w, h);
+    const fr = re.slice(), fi = im.slice();
+    plan.forward(fr, fi);
+    assert.ok(maxDiff(fr, er) < 1e-9 * w * h && maxDiff(fi, ei) < 1e-9 * w * h, `${w}x${h}`);
+    plan.inverse(fr, fi);
+    assert.ok(maxDiff(fr, re) < 1e-10 && maxDiff(fi, im) < 1e-10, `inverse ${w}x${h}`);
+  }
 });
 
 Deno.test("2D FFT skips zero columns / unneeded output columns correctly", () => {

@@ -72,10 +72,18 @@ export function scanTemplates(
 
 /**
  * NCC of each template of `t` with one picture (row-major, `width` wide), at the placement:
- * 0 for a flat template or picture region.
+ * 0 for a flat template or picture region. Written into `out` when given (no allocation).
  */
-export function scoreFrame(t: ScanTemplates, picture: Uint8Array, width: number): number[] {
-  return t.templates.map((tpl) => nccPlaced(tpl, picture, width, t.x, t.y));
+export function scoreFrame(
+  t: ScanTemplates,
+  picture: Uint8Array,
+  width: number,
+  out: number[] = new Array(t.templates.length),
+): number[] {
+  for (let k = 0; k < t.templates.length; k++) {
+    out[k] = nccPlaced(t.templates[k], picture, width, t.x, t.y);
+  }
+  return out;
 }
 
 /** Result of {@link consistentMoments}. */
