@@ -275,6 +275,18 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
       backend.spatial = c.kind;
       return c;
     });
+  /**
+   * Ends a CPU correlator between stages: its workers and FFT buffers (tens of MB) would
+   * otherwise stay through the embedding stage; a later search starts another.
+   */
+  const releaseCorrelator = async () => {
+    const p = correlatorP;
+    if (!p) return;
+    const c = await p;
+    if (c.kind !== "cpu") return;
+    correlatorP = null;
+    c.destroy();
+  };
   /** The spatial search on the chosen backend (FFT NCC on the CPU or in WGSL). */
   const searchSpatial = async (
     fgFrames: GrayImage[],
@@ -849,6 +861,7 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
   }
   if (hasBars && !spatial.content) spatial.content = content;
   backend.spatial ??= "cpu";
+  await releaseCorrelator();
   lap("spatial");
 
   // --- temporal, then placement re-checked on time-matched pairs --------------------------

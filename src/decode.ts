@@ -50,8 +50,6 @@ export interface DecodeOptions {
    * selected frame's tail in its output buffer until it has decoded the rest of the file.
    */
   frames?: number;
-  /** Decode exactly even where {@link skipsLoopFilter} would allow skipping the deblocking. */
-  exact?: boolean;
 }
 
 /** Builds the ffmpeg filter chain for {@link DecodeOptions} (exported for tests and benches). */
@@ -120,25 +118,10 @@ function selectExpr(indices: number[]): string {
   return groupSum(parts);
 }
 
-/**
- * True when `opts` asks for analysis pictures (gray) reduced at least 2x in both directions
- * from their source (the crop, else the picture). Their decoder may skip its in-loop
- * deblocking filter (`-skip_loop_filter all`): that saves ~15 % of H.264/HEVC decode time, and
- * the block edges it leaves are averaged away by the reduction. Composited pictures (yuv420p)
- * and full-size analysis pictures are always decoded exactly (and any with `exact`).
- */
-export function skipsLoopFilter(opts: Omit<DecodeOptions, "ffmpeg">): boolean {
-  if (opts.format !== "gray" || opts.exact) return false;
-  const srcW = opts.crop ? opts.crop.width : opts.info.width;
-  const srcH = opts.crop ? opts.crop.height : opts.info.height;
-  return opts.width * 2 <= srcW && opts.height * 2 <= srcH;
-}
-
 /** ffmpeg arguments that decode `opts` as raw frames into `target` (a pipe or a file). */
 export function decodeArgs(opts: DecodeOptions, target: string): string[] {
   const args = ["-hide_banner", "-nostdin", "-v", "error"];
   if (opts.threads) args.push("-threads", String(opts.threads));
-  if (skipsLoopFilter(opts)) args.push("-skip_loop_filter", "all");
   if (opts.seek !== undefined && opts.seek > 0) args.push("-ss", opts.seek.toFixed(6));
   args.push(
     "-i",

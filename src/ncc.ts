@@ -47,11 +47,21 @@ export interface IntegralImage {
   sumSq: Float64Array;
 }
 
-/** Builds the summed-area tables (sum and sum of squares) of a `width x height` image. */
-export function integralImage(data: PixelArray, width: number, height: number): IntegralImage {
-  const W = width + 1;
-  const sum = new Float64Array(W * (height + 1));
-  const sumSq = new Float64Array(W * (height + 1));
+/**
+ * Builds the summed-area tables (sum and sum of squares) of a `width x height` image; `reuse`
+ * (tables of the same size) is overwritten instead of allocating new ones.
+ */
+export function integralImage(
+  data: PixelArray,
+  width: number,
+  height: number,
+  reuse?: IntegralImage,
+): IntegralImage {
+  const W = width + 1, size = W * (height + 1);
+  const fits = reuse !== undefined && reuse.width === width && reuse.height === height &&
+    reuse.sum.length === size;
+  const sum = fits ? reuse.sum : new Float64Array(size);
+  const sumSq = fits ? reuse.sumSq : new Float64Array(size);
   for (let y = 0; y < height; y++) {
     let rs = 0, rq = 0;
     const src = y * width, o = (y + 1) * W, p = y * W;
@@ -200,17 +210,23 @@ export class NccPlan {
     this.im = new Float64Array(this.fftWidth * this.fftHeight);
   }
 
-  /** Transforms image `a` (and optionally `b`, same size) for repeated correlation. */
+  /**
+   * Transforms image `a` (and optionally `b`, same size) for repeated correlation. `reuse` (from
+   * an earlier call on a plan of the same size) has its buffers overwritten instead of
+   * allocating new ones.
+   */
   prepareImages(
     a: PixelArray,
     b: PixelArray | null,
     width: number,
     height: number,
+    reuse?: PreparedImages,
   ): PreparedImages {
-    const fw = this.fftWidth;
+    const fw = this.fftWidth, size = fw * this.fftHeight;
     if (width > fw || height > this.fftHeight) throw new RangeError("image larger than plan");
-    const re = new Float64Array(fw * this.fftHeight);
-    const im = new Float64Array(fw * this.fftHeight);
+    const fits = reuse !== undefined && reuse.re.length === size;
+    const re = fits ? reuse.re.fill(0) : new Float64Array(size);
+    const im = fits ? reuse.im.fill(0) : new Float64Array(size);
     for (let y = 0; y < height; y++) {
       const s = y * width, o = y * fw;
       for (let x = 0; x < width; x++) re[o + x] = a[s + x];
@@ -222,8 +238,8 @@ export class NccPlan {
       height,
       re,
       im,
-      a: integralImage(a, width, height),
-      b: b ? integralImage(b, width, height) : null,
+      a: integralImage(a, width, height, fits ? reuse.a : undefined),
+      b: b ? integralImage(b, width, height, fits ? reuse.b ?? undefined : undefined) : null,
     };
   }
 
@@ -477,6 +493,17 @@ export interface NccCorrelator {
 export class CpuNccCorrelator implements NccCorrelator {
   /** Always "cpu". */
   readonly kind = "cpu";
+  /**
+   * The last call's plan and buffers, reused by the next call of the same image size (a coarse
+   * search makes several calls of each size: no garbage of tens of MB per call).
+   */
+  #scratch: {
+    width: number;
+    height: number;
+    plan: NccPlan;
+    packed: PreparedImages[];
+    inv: Float32Array[];
+  } | null = null;
 
   /** {@link NccCorrelator.bestOver}, computed synchronously. */
   bestOverSync(
@@ -488,12 +515,25 @@ export class CpuNccCorrelator implements NccCorrelator {
     const B = images.length;
     if (B > 65536) throw new RangeError("at most 65536 images per call");
     if (B === 0) return batches.map((b) => b.templates.map(() => null));
-    const plan = new NccPlan(width, height);
+    let sc = this.#scratch;
+    if (!sc || sc.width !== width || sc.height !== height) {
+      sc = this.#scratch = { width, height, plan: new NccPlan(width, height), packed: [], inv: [] };
+    }
+    const plan = sc.plan;
     const packed: PreparedImages[] = [];
     for (let b = 0; b < B; b += 2) {
-      packed.push(plan.prepareImages(images[b], b + 1 < B ? images[b + 1] : null, width, height));
+      const p = plan.prepareImages(
+        images[b],
+        b + 1 < B ? images[b + 1] : null,
+        width,
+        height,
+        sc.packed[b >> 1],
+      );
+      sc.packed[b >> 1] = p;
+      packed.push(p);
     }
-    const inv = images.map(() => new Float32Array(width * height));
+    while (sc.inv.length < B) sc.inv.push(new Float32Array(width * height));
+    const inv = sc.inv;
     let reuse: PreparedTemplate | undefined;
     return batches.map((batch) => {
       const tw = batch.width, th = batch.height;
@@ -553,6 +593,8 @@ export class CpuNccCorrelator implements NccCorrelator {
     }
   }
 
-  /** Nothing to release. */
-  destroy(): void {}
+  /** Drops the reused buffers. */
+  destroy(): void {
+    this.#scratch = null;
+  }
 }

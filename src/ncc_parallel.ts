@@ -1,9 +1,9 @@
 /**
- * {@link NccCorrelator} on every CPU core: a request's (batch, template) items are split into
- * contiguous shares, one computed on the calling thread and the others in Web Workers
- * (src/ncc_worker.ts), each with {@link CpuNccCorrelator.bestOverSync}, so the result is
- * bit-identical to the single-threaded correlator. The images go to the workers once per
- * request in shared memory. A worker that cannot start (a build without the worker module) or
+ * {@link NccCorrelator} on every CPU core: a request is split by images (or, when there are
+ * few, by templates) into parts, one computed on the calling thread and the others in Web
+ * Workers (src/ncc_worker.ts), each with {@link CpuNccCorrelator.bestOverSync}, and merged, so
+ * the result is bit-identical to the single-threaded correlator. A part's images go to its
+ * worker in shared memory. A worker that cannot start (a build without the worker module) or
  * fails is retired and its share computed on the calling thread.
  * @module
  */
@@ -60,6 +60,67 @@ export function shareBatches(batches: NccBatch[], share: NccShare): {
     sub[sub.length - 1].templates[k] = batches[b].templates[k];
   }
   return { batches: sub, from };
+}
+
+/**
+ * One thread's part of a request: the images `[lo, hi)` against `batches` (sub-batches of the
+ * request's, `from` giving each one's index there).
+ */
+export interface Part {
+  lo: number;
+  hi: number;
+  batches: NccBatch[];
+  from: number[];
+}
+
+/**
+ * How a request is shared by `threads` threads: by images (pairs of them, as the FFT packs two
+ * per transform) when there are at least two pairs per thread, so that no image is transformed
+ * twice; else by templates ({@link splitShares}). One part: no sharing.
+ */
+export function planParts(images: number, batches: NccBatch[], threads: number): Part[] {
+  const all = { batches, from: batches.map((_, i) => i) };
+  const pairs = Math.ceil(images / 2);
+  if (threads <= 1 || images === 0) return [{ lo: 0, hi: images, ...all }];
+  if (pairs >= 2 * threads) {
+    const out: Part[] = [];
+    for (let p = 0; p < threads; p++) {
+      const lo = 2 * Math.round((p * pairs) / threads);
+      const hi = Math.min(images, 2 * Math.round(((p + 1) * pairs) / threads));
+      out.push({ lo, hi, ...all });
+    }
+    return out;
+  }
+  return splitShares(batches, threads).map((share) => ({
+    lo: 0,
+    hi: images,
+    ...shareBatches(batches, share),
+  }));
+}
+
+/**
+ * Merges a part's results into `out`: by templates, its entries are placed; by images, each
+ * placement keeps the higher score (an equal one keeps the earlier part's, lower, image index).
+ */
+export function mergePart(out: (NccBest | null)[][], part: Part, res: (NccBest | null)[][]): void {
+  part.from.forEach((b, j) => {
+    res[j].forEach((r, k) => {
+      if (!r || !part.batches[j].templates[k]) return;
+      const o = out[b][k];
+      if (!o) {
+        if (part.lo > 0) { for (let i = 0; i < r.arg.length; i++) r.arg[i] += part.lo; }
+        out[b][k] = r;
+        return;
+      }
+      const om = o.max, oa = o.arg, rm = r.max, ra = r.arg, lo = part.lo;
+      for (let i = 0; i < om.length; i++) {
+        if (rm[i] > om[i]) {
+          om[i] = rm[i];
+          oa[i] = ra[i] + lo;
+        }
+      }
+    });
+  });
 }
 
 /** A request as a worker receives it. */
@@ -162,51 +223,37 @@ export class ParallelNccCorrelator implements NccCorrelator {
     batches: NccBatch[],
   ): Promise<(NccBest | null)[][]> {
     const live = this.#helpers.filter((h) => !h.dead);
-    const shares = splitShares(batches, 1 + live.length);
-    if (shares.length <= 1 || images.length === 0) {
-      return this.#cpu.bestOverSync(images, width, height, batches);
-    }
+    const parts = planParts(images.length, batches, 1 + live.length);
+    if (parts.length <= 1) return this.#cpu.bestOverSync(images, width, height, batches);
     const out: (NccBest | null)[][] = batches.map((b) => b.templates.map(() => null));
-    const place = (share: NccShare, res: (NccBest | null)[][]) => {
-      const sub = shareBatches(batches, share);
-      sub.from.forEach((b, j) => {
-        res[j].forEach((r, k) => {
-          if (sub.batches[j].templates[k]) out[b][k] = r;
-        });
-      });
-    };
-    // the images once, in shared memory, for every worker
-    const shared = images.map((img) => {
-      const a = new Float32Array(new SharedArrayBuffer(img.length * 4));
-      a.set(img);
-      return a;
-    });
-    const asked = shares.slice(1).map((share, i) => {
+    const run = (part: Part) =>
+      this.#cpu.bestOverSync(images.slice(part.lo, part.hi), width, height, part.batches);
+    const asked = parts.slice(1).map((part, i) => {
       const h = live[i];
       const id = this.#nextId++;
-      const sub = shareBatches(batches, share);
+      // the part's images in shared memory: no copy per worker, none back
+      const shared = images.slice(part.lo, part.hi).map((img) => {
+        const a = new Float32Array(new SharedArrayBuffer(img.length * 4));
+        a.set(img);
+        return a;
+      });
       const reply = new Promise<WorkerReply | null>((resolve) => h.pending.set(id, resolve));
       try {
-        const msg: WorkerRequest = { id, images: shared, width, height, batches: sub.batches };
+        const msg: WorkerRequest = { id, images: shared, width, height, batches: part.batches };
         h.worker.postMessage(msg);
       } catch {
         h.pending.delete(id);
-        return { share, reply: Promise.resolve(null) };
+        return Promise.resolve(null);
       }
-      return { share, reply };
+      return reply;
     });
-    const mine = shares[0];
-    place(mine, this.#cpu.bestOverSync(images, width, height, shareBatches(batches, mine).batches));
-    for (const { share, reply } of asked) {
-      const r = await reply;
-      if (r && r.ok) {
-        place(share, r.results);
-      } else {
-        if (r && !r.ok) throw new Error(`NCC worker failed: ${r.error}`);
-        // the worker could not run it: computed here
-        const sub = shareBatches(batches, share);
-        place(share, this.#cpu.bestOverSync(images, width, height, sub.batches));
-      }
+    mergePart(out, parts[0], run(parts[0]));
+    // in part order: ties between images go to the lowest index, as on one thread
+    for (let i = 1; i < parts.length; i++) {
+      const r = await asked[i - 1];
+      if (r && !r.ok) throw new Error(`NCC worker failed: ${r.error}`);
+      // a worker that could not run it: computed here
+      mergePart(out, parts[i], r ? r.results : run(parts[i]));
     }
     return out;
   }

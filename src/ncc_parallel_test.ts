@@ -1,7 +1,7 @@
 import { assert, assertEquals } from "../tests/assert.ts";
 import { rng } from "./gpu/test_util.ts";
 import { CpuNccCorrelator, type NccBatch, type NccBest } from "./ncc.ts";
-import { ParallelNccCorrelator, shareBatches, splitShares } from "./ncc_parallel.ts";
+import { ParallelNccCorrelator, planParts, shareBatches, splitShares } from "./ncc_parallel.ts";
 
 function request(seed: number) {
   const r = rng(seed);
@@ -66,9 +66,29 @@ Deno.test("shares split the non-null templates contiguously and cover each once"
   assertEquals(splitShares([{ width: 2, height: 2, templates: [null] }], 4), []);
 });
 
+Deno.test("parts split many images by pairs, few images by templates", () => {
+  const { batches } = request(1);
+  // 7 images = 4 pairs: two threads take 2 pairs each
+  assertEquals(planParts(7, batches, 2).map((p) => [p.lo, p.hi]), [[0, 4], [4, 7]]);
+  for (const p of planParts(7, batches, 2)) assertEquals(p.batches, batches);
+  const many = planParts(60, batches, 3).map((p) => [p.lo, p.hi]);
+  assertEquals(many, [[0, 20], [20, 40], [40, 60]]);
+  // too few pairs for three threads: every part sees all images, a share of the templates
+  const few = planParts(7, batches, 3);
+  assertEquals(few.length, 3);
+  for (const p of few) assertEquals([p.lo, p.hi], [0, 7]);
+  const n = few.reduce(
+    (m, p) => m + p.batches.flatMap((b) => b.templates).filter(Boolean).length,
+    0,
+  );
+  assertEquals(n, batches.flatMap((b) => b.templates).filter(Boolean).length);
+  assertEquals(planParts(7, batches, 1).length, 1);
+});
+
 Deno.test("the parallel correlator gives exactly the single-threaded results", async () => {
   const q = request(2);
   const want = new CpuNccCorrelator().bestOverSync(q.images, q.width, q.height, q.batches);
+  // 2 threads: split by images; 3: by templates (7 images are too few pairs)
   for (const threads of [1, 2, 3]) {
     const p = new ParallelNccCorrelator({ threads });
     try {
