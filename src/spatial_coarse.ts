@@ -48,9 +48,9 @@ export interface Settings {
   ladderReach: number;
 }
 
-/** The settings of a precision level 0-4 (rounded and clamped). */
+/** The settings of a precision level 0-4 (rounded and clamped; not a number: 2). */
 export function settings(precision: number): Settings {
-  const p = Math.max(0, Math.min(4, Math.round(precision)));
+  const p = Number.isFinite(precision) ? Math.max(0, Math.min(4, Math.round(precision))) : 2;
   return [
     {
       minSide: 20,
@@ -161,7 +161,8 @@ export function chooseFactors(
     const f = fftArea(bgW, bgH, d);
     return Math.max(f.w, f.h) <= set.maxFft;
   });
-  const pool = allowed.length ? allowed : [all[all.length - 1]];
+  // none within maxFft (a tiny fg limits the pyramid depth): the coarsest factor, smallest FFT
+  const pool = allowed.length ? allowed : [all[0]];
   return scales.map((g) => {
     const short = Math.min((content.width * g.fw) / fgW, (content.height * g.fh) / fgH);
     const bestFoot = short / pool[pool.length - 1];

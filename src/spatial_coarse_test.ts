@@ -60,6 +60,7 @@ Deno.test("settings: five precision levels, rounded and clamped to 0-4", () => {
   assertEquals(settings(1.4), settings(1));
   assertEquals(settings(1.6), settings(2));
   assertEquals(settings(2.5), settings(3));
+  assertEquals(settings(NaN), settings(2));
   // finer precision: denser scale grid, more candidates, never fewer rows
   for (let p = 1; p <= 4; p++) {
     const a = settings(p - 1), b = settings(p);
@@ -128,6 +129,27 @@ Deno.test("chooseFactors respects maxFft and minSide over a range of scales", ()
       assert(short / d >= need - 1e-6, `p${p} scale ${i}: ${short / d} px < ${need}`);
     });
   }
+});
+
+Deno.test("chooseFactors falls back to the smallest FFT when none fits maxFft", () => {
+  // a 30 px fg has a shallow pyramid (maxLevel 1: factors <= ~4): a 3840x2160 bg cannot be seen
+  // within a 256 FFT; the coarsest factor allowed (the smallest FFT) is taken, not d = 1
+  const set = settings(0);
+  const g: GridScale = { fw: 300, fh: 300, forced: false };
+  const ds = chooseFactors(
+    [g],
+    30,
+    30,
+    3840,
+    2160,
+    { x: 0, y: 0, width: 30, height: 30 },
+    1,
+    set,
+  );
+  assertEquals(ds.length, 1);
+  assert(ds[0] > 3.5 && ds[0] < 4, `factor ${ds[0]}`);
+  const f = fftArea(3840, 2160, ds[0]);
+  assertEquals([f.w, f.h], [1024, 1024]);
 });
 
 // ---- coarseSteps -------------------------------------------------------------------------------
