@@ -81,6 +81,19 @@ export async function accuracyBench(opts: { dir: string }): Promise<string> {
         fg: { temporal: "fps=30", spatial: "scale=640:360" },
         expect: { x: 0, y: 0, scale: 0.5 },
       },
+      {
+        // moving footage: a placement shifted by the motion, one or two frames off, nearly
+        // matches too (found 4 px off before the window search refined neighbouring frames)
+        name: "film crop at 0.75, 30 fps, gamma graded, crf 28, later start",
+        master: m,
+        bg: {},
+        fg: {
+          temporal: "trim=start_frame=31,setpts=PTS-STARTPTS,fps=30",
+          spatial: "crop=800:450:300:150,scale=600:338,eq=gamma=1.3:saturation=0.6",
+          crf: 28,
+        },
+        expect: { x: 300, y: 150, scale: 4 / 3 },
+      },
     );
   } catch { /* no footage: synthetic only */ }
   try {

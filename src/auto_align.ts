@@ -47,6 +47,12 @@ import { EMBED_H, EMBED_W } from "./embed.ts";
  */
 const TIME_SCAN_BELOW = 0.9;
 
+/**
+ * Frames on each side of a window search's best reduced-size frame that may be refined at full
+ * resolution (the search steps to a neighbour while its full-resolution score improves).
+ */
+const WINDOW_STEPS = 3;
+
 /** Width (px) of the bg pictures the time scan compares (bg's own when narrower). */
 const SCAN_WIDTH = 128;
 
@@ -515,8 +521,8 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
     }
     const bw = Math.max(8, Math.round(bg.width / f)), bh = Math.max(8, Math.round(bg.height / f));
     const fw = Math.max(8, Math.round(fg.width / f)), fh = Math.max(8, Math.round(fg.height / f));
-    // the window at ≤ 640 px: from bg's spool when there is one (then only the best frame is
-    // decoded at full resolution), else decoded at full resolution and shrunk
+    // the window at ≤ 640 px: from bg's spool when there is one (then only the frames around
+    // the best one are decoded at full resolution), else decoded at full resolution and shrunk
     const fromSpool = spool !== null && spool.width === bw && spool.height === bh;
     const fullFrames = fromSpool ? null : await full();
     const frames = fromSpool
@@ -528,14 +534,37 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
       frames,
       { ...searchOpts, content: scaledContent(fw / fg.width, fh / fg.height) },
     );
-    const j = Math.min(mid.bestBgForFg[0] ?? 0, frames.length - 1);
-    const bgJ = fullFrames
-      ? fullFrames[j]
-      : (await grabGrayFrames(bg, [win[j]], { ffmpeg: tools.ffmpeg }, "bg"))[0];
+    // In moving footage the reduced pictures rank neighbouring moments poorly: a placement
+    // shifted by the motion, at a frame next to the true one, can win there. The best frame and
+    // its neighbours (up to WINDOW_STEPS on each side) are refined at full resolution, stepping
+    // from frame to frame while the score improves.
+    const j0 = Math.min(mid.bestBgForFg[0] ?? 0, frames.length - 1);
+    const lo = Math.max(0, j0 - WINDOW_STEPS), hi = Math.min(frames.length - 1, j0 + WINDOW_STEPS);
+    const near = fullFrames
+      ? fullFrames.slice(lo, hi + 1)
+      : await grabGrayFrames(bg, win.slice(lo, hi + 1), { ffmpeg: tools.ffmpeg }, "bg");
     const bx = bg.width / bw, by = bg.height / bh;
-    const best = bgJ
-      ? refineSpatial([{ fg: fgImg, bg: bgJ }], upscale(mid.best, bx, by), { content })
-      : upscale(mid.best, bx, by);
+    const at = (j: number) => near[Math.min(j - lo, near.length - 1)];
+    if (near.length === 0) {
+      return {
+        best: upscale(mid.best, bx, by),
+        runnerUp: mid.runnerUp ? upscale(mid.runnerUp, bx, by) : null,
+        bestBgForFg: [j0],
+      };
+    }
+    let j = j0;
+    let best = refineSpatial([{ fg: fgImg, bg: at(j0) }], upscale(mid.best, bx, by), { content });
+    for (const dir of [1, -1]) {
+      let moved = false;
+      for (let k = j + dir; k >= lo && k <= hi && k - lo < near.length; k += dir) {
+        const r = refineSpatial([{ fg: fgImg, bg: at(k) }], best, { content });
+        if (r.score <= best.score) break;
+        best = r;
+        j = k;
+        moved = true;
+      }
+      if (moved) break;
+    }
     return {
       best,
       runnerUp: mid.runnerUp ? upscale(mid.runnerUp, bx, by) : null,
