@@ -31,6 +31,8 @@ import { detectContentRect } from "./letterbox.ts";
 import type { VideoInfo } from "./probe.ts";
 import { type ProgressSink, silentProgress } from "./progress.ts";
 import {
+  contentStd,
+  FLAT_CONTENT_STD,
   refineSpatial,
   searchSpatialAsync,
   type SpatialCandidate,
@@ -506,9 +508,20 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
 
   /**
    * One fg sample against a run of full-resolution bg frames: searched at ≤ 640 px wide, then
-   * refined at full resolution on the best frame.
+   * refined at full resolution around the best frame. Null when nothing could be searched (no
+   * frames decoded, or a flat fg sample).
    */
   const searchWindow = async (fgImg: GrayImage, win: number[]) => {
+    try {
+      return await searchWindowOrThrow(fgImg, win);
+    } catch (e) {
+      // a flat (e.g. black) fg sample gives no template to search with: no window result
+      if (e instanceof RangeError) return null;
+      throw e;
+    }
+  };
+  /** {@link searchWindow}, throwing RangeError when the sample cannot be searched. */
+  const searchWindowOrThrow = async (fgImg: GrayImage, win: number[]) => {
     const f = bg.width / 640;
     const spool = state.bgSpool;
     const full = () => grabGrayFrames(bg, win, { ffmpeg: tools.ffmpeg }, "bg");
@@ -764,6 +777,13 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
       );
     } catch (e) {
       if (e instanceof RangeError) {
+        if (fgSamples.every((img) => contentStd(img, content) <= FLAT_CONTENT_STD)) {
+          throw new VidkompyError(
+            "fg shows no detail in its sampled frames (a flat or black picture), so it cannot " +
+              "be placed automatically; give its position with --x/--y (and --scale)",
+            ExitCode.NoAlignment,
+          );
+        }
         throw new VidkompyError(
           `fg cannot be placed inside bg (${e.message}); fg may be larger than bg — check --scale/--unscaled`,
           ExitCode.NoAlignment,

@@ -139,8 +139,11 @@ function normaliseContent(content: Rect | undefined, fg: GrayImage[]): Rect {
   return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
 }
 
-/** Standard deviation of an image's content (sampled). */
-function contentStd(img: GrayImage, c: Rect): number {
+/** Below this standard deviation (luma levels) a frame's content is flat: nothing to match. */
+export const FLAT_CONTENT_STD = 1.5;
+
+/** Standard deviation of an image's content rectangle (sampled on a grid of ~20000 pixels). */
+export function contentStd(img: GrayImage, c: Rect): number {
   const step = Math.max(1, Math.floor(Math.sqrt((c.width * c.height) / 20000)));
   let s = 0, q = 0, n = 0;
   for (let y = c.y; y < c.y + c.height; y += step) {
@@ -316,7 +319,7 @@ function setupSearch(
   // samples
   const fgPyr = fgFrames.map((f) => new Pyramid(f));
   const bgPyr = bgFrames.map((f) => new Pyramid(f));
-  let informative = fgFrames.map((f) => contentStd(f, content) > 1.5);
+  let informative = fgFrames.map((f) => contentStd(f, content) > FLAT_CONTENT_STD);
   if (!informative.some(Boolean)) informative = fgFrames.map(() => true);
   const sc = new Scorer(fgPyr, bgPyr, content, informative);
   // ---- coarse: FFT NCC per working resolution (run by the caller) ----
@@ -491,7 +494,7 @@ export function refineSpatial(
     opts.content ?? { x: 0, y: 0, width: fgW, height: fgH },
     fgFrames,
   );
-  let informative = fgFrames.map((f) => contentStd(f, content) > 1.5);
+  let informative = fgFrames.map((f) => contentStd(f, content) > FLAT_CONTENT_STD);
   if (!informative.some(Boolean)) informative = fgFrames.map(() => true);
   const sc = new Scorer(
     fgFrames.map((f) => new Pyramid(f)),

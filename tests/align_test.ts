@@ -278,6 +278,51 @@ Deno.test("align: --match border compares a ring along fg's edge", async () => {
   }
 });
 
+Deno.test("align: fg whose first sampled frames are black is placed by the others", async () => {
+  const dir = await tempDir();
+  try {
+    // 2.4 s of black, then footage: fg's samples at 10 % and 30 % are black. bg is wider than
+    // 800 px, so each window is searched at 640 px first (where a black sample has nothing to
+    // search with: that threw before, "unexpected error")
+    const fade: Master = {
+      graph: "color=black:s=960x540:r=25:d=2.4[k];" +
+        "mandelbrot=s=960x540:r=25:start_scale=0.6:end_scale=0.3:end_pts=2000[m];" +
+        "testsrc2=s=960x540:r=25[t];[m][t]blend=all_mode=average,trim=end_frame=140[c];" +
+        "[k][c]concat=n=2:v=1:a=0",
+      fps: 25,
+      frames: 200,
+    };
+    const { alignment, score } = await run(dir, "black_start", {
+      master: fade,
+      fg: { spatial: "crop=480:270:200:100" },
+    });
+    assertEquals([alignment.spatial.x, alignment.spatial.y], [200, 100]);
+    near(alignment.spatial.scale, 1, 0.002, "scale");
+    // the black frames match any black bg frame: score the frames with footage
+    assert(score.exact >= 0.6, `exact ${score.exact}`);
+  } finally {
+    await cleanup(dir);
+  }
+});
+
+Deno.test("align: a flat (black) fg is refused with exit code 3 and says why", async () => {
+  const dir = await tempDir();
+  try {
+    const bgFile = p(dir, "f_bg.mp4"), fgFile = p(dir, "f_fg.mp4");
+    await deriveVideo(master, bgFile, {});
+    await deriveVideo({ graph: "color=black:s=240x136:r=30", fps: 30, frames: 90 }, fgFile, {});
+    const bg = await probeVideo(tools.ffprobe, bgFile, "bg");
+    const fg = await probeVideo(tools.ffprobe, fgFile, "fg");
+    const err = await assertRejects(() => autoAlign({ tools, bg, fg }));
+    assert(err instanceof VidkompyError, String(err));
+    assertEquals(err.exitCode, ExitCode.NoAlignment);
+    assert(err.message.includes("no detail"), err.message);
+    assert(err.message.includes("--x/--y"), err.message);
+  } finally {
+    await cleanup(dir);
+  }
+});
+
 Deno.test("align: unrelated footage is refused with exit code 3", async () => {
   const dir = await tempDir();
   try {
