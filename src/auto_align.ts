@@ -31,6 +31,7 @@ import { detectContentRect } from "./letterbox.ts";
 import type { VideoInfo } from "./probe.ts";
 import { type ProgressSink, silentProgress } from "./progress.ts";
 import {
+  contentDetail,
   contentStd,
   FLAT_CONTENT_STD,
   refineSpatial,
@@ -58,10 +59,44 @@ const WINDOW_STEPS = 3;
 /** Width (px) of the bg pictures the time scan compares (bg's own when narrower). */
 const SCAN_WIDTH = 128;
 
-/** Below this spatial NCC the inputs are taken as unrelated. */
+/** Below this spatial NCC (of a searched placement) the inputs are taken as unrelated, unless
+ * the temporal confidence reaches {@link SPATIAL_RESCUE_TEMPORAL}. */
 export const MIN_SPATIAL_CONFIDENCE = 0.4;
 /** Below this temporal confidence the inputs are taken as unrelated. */
 export const MIN_TEMPORAL_CONFIDENCE = 0.5;
+/**
+ * A searched placement below {@link MIN_SPATIAL_CONFIDENCE} is refused unless the temporal
+ * confidence reaches this.
+ */
+export const SPATIAL_RESCUE_TEMPORAL = 0.9;
+
+/**
+ * Why an alignment is refused as "no alignment found" (exit 3), or null when it is accepted:
+ * a temporal confidence below {@link MIN_TEMPORAL_CONFIDENCE}, or a searched placement (not one
+ * the user gave) below {@link MIN_SPATIAL_CONFIDENCE} whose frame map is not clearly right
+ * either (temporal below {@link SPATIAL_RESCUE_TEMPORAL}). No legitimate pair of the tests or
+ * benches scores below 0.8 in space. Unknown confidences (null) do not refuse.
+ */
+export function noAlignmentReason(
+  spatial: number | null | undefined,
+  temporal: number | null | undefined,
+  spatialSearched: boolean,
+): string | null {
+  if (temporal !== null && temporal !== undefined && temporal < MIN_TEMPORAL_CONFIDENCE) {
+    return `fg and bg do not show the same footage (best temporal match ${fmt(temporal)} < ` +
+      `${MIN_TEMPORAL_CONFIDENCE}, spatial ${fmt(spatial)}); check the inputs, or pass --force`;
+  }
+  if (
+    spatialSearched && spatial !== null && spatial !== undefined &&
+    spatial < MIN_SPATIAL_CONFIDENCE && (temporal ?? 0) < SPATIAL_RESCUE_TEMPORAL
+  ) {
+    return `fg was not found inside bg (best spatial match ${fmt(spatial)} < ` +
+      `${MIN_SPATIAL_CONFIDENCE}, temporal ${fmt(temporal)}): the inputs may show different ` +
+      "footage, or fg is stretched differently in x and y (only one scale is searched); check " +
+      "the inputs, give --x/--y/--scale, or pass --force";
+  }
+  return null;
+}
 
 /** Options of {@link autoAlign}. */
 export interface AutoAlignOptions {
@@ -839,7 +874,12 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
     // (NCC >= 0.97) or two windows agree.
     let refined: SpatialCandidate | null = null;
     const half = Math.max(3, Math.min(step, maxHalf));
-    for (let k = 0; k < fgSamples.length && !(refined && refined.score >= 0.97); k++) {
+    // the samples with the most detail first: a nearly black sample can match a wrong place
+    // well (a dark scene), and the first window that matches well ends the search
+    const byDetail = fgSamples.map((img, k) => ({ k, d: contentDetail(img, content) }))
+      .sort((a, b) => b.d - a.d).map((o) => o.k);
+    for (const k of byDetail) {
+      if (refined && refined.score >= 0.97) break;
       const center = moments[k];
       const win: number[] = [];
       for (
@@ -935,12 +975,24 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
         spatial.runnerUp = runnerUpOf(spatial);
         break;
       }
-      const again = await searchSpatial(
-        pairs.map((q) => q.fg),
-        pairs.map((q) => q.bg),
-        searchOpts,
-      );
+      let again;
+      try {
+        again = await searchSpatial(
+          pairs.map((q) => q.fg),
+          pairs.map((q) => q.bg),
+          searchOpts,
+        );
+      } catch (e) {
+        // matched frames with nothing to search with (flat): keep the refined placement
+        if (!(e instanceof RangeError)) throw e;
+        again = null;
+      }
       const runnerUp = spatial.runnerUp ?? null;
+      if (!again) {
+        spatial = toSpatial(refined, spatial.content ?? null, null);
+        spatial.runnerUp = runnerUp;
+        break;
+      }
       const moved = Math.abs(again.best.x - refined.x) > 2 ||
         Math.abs(again.best.y - refined.y) > 2 ||
         Math.abs(again.best.scale / refined.scale - 1) > 0.01;
@@ -967,17 +1019,10 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
     }
     lap("refine");
   }
-  if (
-    !opts.force && temporal.confidence !== null && temporal.confidence < MIN_TEMPORAL_CONFIDENCE
-  ) {
-    throw new VidkompyError(
-      `fg and bg do not show the same footage (best temporal match ${fmt(temporal.confidence)} < ` +
-        `${MIN_TEMPORAL_CONFIDENCE}, spatial ${
-          fmt(spatial.confidence)
-        }); check the inputs, or pass --force`,
-      ExitCode.NoAlignment,
-    );
-  }
+  const refusal = opts.force
+    ? null
+    : noAlignmentReason(spatial.confidence, temporal.confidence, spatialSearched);
+  if (refusal) throw new VidkompyError(refusal, ExitCode.NoAlignment);
   (embedderCache as BatchEmbedder | null)?.destroy();
   return {
     alignment: { vidkompy: 1, bg: summarize(bg), fg: summarize(fg), spatial, temporal },

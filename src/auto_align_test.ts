@@ -1,0 +1,32 @@
+import { assert, assertEquals } from "../tests/assert.ts";
+import {
+  MIN_SPATIAL_CONFIDENCE,
+  MIN_TEMPORAL_CONFIDENCE,
+  noAlignmentReason,
+  SPATIAL_RESCUE_TEMPORAL,
+} from "./auto_align.ts";
+
+Deno.test("alignments are refused on a poor frame map, or a poor searched placement", () => {
+  assertEquals([MIN_SPATIAL_CONFIDENCE, MIN_TEMPORAL_CONFIDENCE, SPATIAL_RESCUE_TEMPORAL], [
+    0.4,
+    0.5,
+    0.9,
+  ]);
+  // good pairs of the tests and benches
+  assertEquals(noAlignmentReason(0.99, 0.99, true), null);
+  assertEquals(noAlignmentReason(0.82, 0.8, true), null);
+  // unrelated inputs: the frame map says so
+  const t = noAlignmentReason(0.06, 0.01, true);
+  assert(t?.includes("do not show the same footage") && t.includes("0.010"), String(t));
+  assert(noAlignmentReason(0.9, 0.49, true) !== null);
+  // a poorly matching searched placement (a stretched fg, measured: 0.347 / 0.786) ...
+  const s = noAlignmentReason(0.347, 0.786, true);
+  assert(s?.includes("not found inside bg") && s.includes("0.347"), String(s));
+  assert(s?.includes("stretched"), String(s));
+  // ... unless the frame map is clearly right, or the user gave the placement
+  assertEquals(noAlignmentReason(0.347, 0.95, true), null);
+  assertEquals(noAlignmentReason(0.2, 0.786, false), null);
+  // unknown confidences (a given time offset, a given placement) never refuse
+  assertEquals(noAlignmentReason(null, null, false), null);
+  assertEquals(noAlignmentReason(0.9, null, true), null);
+});
