@@ -94,6 +94,22 @@ export async function accuracyBench(opts: { dir: string }): Promise<string> {
         },
         expect: { x: 300, y: 150, scale: 4 / 3 },
       },
+      {
+        // a dark region: the first fg sample is near black (it crashed the window search)
+        name: "film dark crop upscaled 2x (scale 0.5)",
+        master: m,
+        bg: {},
+        fg: { spatial: "crop=320:180:500:260,scale=640:360" },
+        expect: { x: 500, y: 260, scale: 0.5 },
+      },
+      {
+        // a near-black sample matched a wrong place at NCC 0.996 when it was searched first
+        name: "film dark crop, grey pillarbox",
+        master: m,
+        bg: {},
+        fg: { spatial: "crop=480:360:400:200,pad=640:360:80:0:color=gray" },
+        expect: { x: 320, y: 200, scale: 1 },
+      },
     );
   } catch { /* no footage: synthetic only */ }
   try {

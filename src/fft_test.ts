@@ -23,6 +23,31 @@ function naiveDft(
   return [or, oi];
 }
 
+/** The forward 2D DFT of a `w x h` grid, straight from the definition. */
+function naiveDft2D(
+  re: Float64Array,
+  im: Float64Array,
+  w: number,
+  h: number,
+): [Float64Array, Float64Array] {
+  const er = new Float64Array(w * h), ei = new Float64Array(w * h);
+  for (let v = 0; v < h; v++) {
+    for (let u = 0; u < w; u++) {
+      let sr = 0, si = 0;
+      for (let y = 0; y < h; y++) {
+        for (let x = 0; x < w; x++) {
+          const a = -2 * Math.PI * (u * x / w + v * y / h);
+          sr += re[y * w + x] * Math.cos(a) - im[y * w + x] * Math.sin(a);
+          si += re[y * w + x] * Math.sin(a) + im[y * w + x] * Math.cos(a);
+        }
+      }
+      er[v * w + u] = sr;
+      ei[v * w + u] = si;
+    }
+  }
+  return [er, ei];
+}
+
 function maxDiff(a: Float64Array, b: Float64Array): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
@@ -80,22 +105,7 @@ Deno.test("2D FFT matches a naive 2D DFT; partial rows options agree", () => {
   const re = new Float64Array(w * h), im = new Float64Array(w * h);
   const usedRows = 5;
   for (let y = 0; y < usedRows; y++) for (let x = 0; x < w; x++) re[y * w + x] = r() * 10;
-  // naive 2D DFT
-  const er = new Float64Array(w * h), ei = new Float64Array(w * h);
-  for (let v = 0; v < h; v++) {
-    for (let u = 0; u < w; u++) {
-      let sr = 0, si = 0;
-      for (let y = 0; y < h; y++) {
-        for (let x = 0; x < w; x++) {
-          const a = -2 * Math.PI * (u * x / w + v * y / h);
-          sr += re[y * w + x] * Math.cos(a) - im[y * w + x] * Math.sin(a);
-          si += re[y * w + x] * Math.sin(a) + im[y * w + x] * Math.cos(a);
-        }
-      }
-      er[v * w + u] = sr;
-      ei[v * w + u] = si;
-    }
-  }
+  const [er, ei] = naiveDft2D(re, im, w, h);
   const plan = new Fft2D(w, h);
   const fr = re.slice(), fi = im.slice();
   plan.forward(fr, fi);
@@ -116,21 +126,7 @@ Deno.test("2D FFT matches a naive 2D DFT on grids with odd and even numbers of s
   for (const [w, h] of [[1, 4], [2, 1], [4, 2], [8, 32], [32, 8], [2, 64], [64, 16]]) {
     const re = new Float64Array(w * h).map(() => r() * 2 - 1);
     const im = new Float64Array(w * h).map(() => r() * 2 - 1);
-    const er = new Float64Array(w * h), ei = new Float64Array(w * h);
-    for (let v = 0; v < h; v++) {
-      for (let u = 0; u < w; u++) {
-        let sr = 0, si = 0;
-        for (let y = 0; y < h; y++) {
-          for (let x = 0; x < w; x++) {
-            const a = -2 * Math.PI * (u * x / w + v * y / h);
-            sr += re[y * w + x] * Math.cos(a) - im[y * w + x] * Math.sin(a);
-            si += re[y * w + x] * Math.sin(a) + im[y * w + x] * Math.cos(a);
-          }
-        }
-        er[v * w + u] = sr;
-        ei[v * w + u] = si;
-      }
-    }
+    const [er, ei] = naiveDft2D(re, im, w, h);
     const plan = new Fft2D(w, h);
     const fr = re.slice(), fi = im.slice();
     plan.forward(fr, fi);
