@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { boxHighPass, createGray, cropGray, type GrayImage, resizeGray } from "./gray_image.ts";
 import {
+  contentDetail,
+  contentStd,
+  FLAT_CONTENT_STD,
   MAX_ALTERNATIVES,
   refineSpatial,
   searchSpatial,
@@ -428,4 +431,31 @@ Deno.test("alternatives: a second copy of fg in bg is listed, clearly different,
       Math.abs(a.candidate.scale / r.best.scale - 1) > 0.03;
     assert.ok(far, `alternative too close to the best: ${JSON.stringify(a.candidate)}`);
   }
+});
+
+Deno.test("contentDetail measures edges, not smooth gradients; contentStd measures spread", () => {
+  const w = 200, h = 120, all = { x: 0, y: 0, width: w, height: h };
+  const flat = createGray(w, h);
+  flat.data.fill(40);
+  assert.equal(contentDetail(flat, all), 0);
+  assert.equal(contentStd(flat, all), 0);
+  assert.ok(contentStd(flat, all) <= FLAT_CONTENT_STD);
+  // a smooth left-to-right ramp 0..199: a large spread, ~1 level per pixel step
+  const ramp = createGray(w, h);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) ramp.data[y * w + x] = x;
+  assert.ok(contentStd(ramp, all) > 50);
+  assert.ok(Math.abs(contentDetail(ramp, all) - 1) < 0.05, `${contentDetail(ramp, all)}`);
+  // a 1-px checkerboard of 0/100: every neighbour differs by 100 in both directions
+  const checker = createGray(w, h);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) checker.data[y * w + x] = (x + y) % 2 ? 100 : 0;
+  }
+  assert.ok(Math.abs(contentDetail(checker, all) - 200) < 1e-9);
+  // only the rectangle counts: detail on the left half, flat on the right
+  const half = createGray(w, h);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) half.data[y * w + x] = x < 100 ? ((x + y) % 2 ? 100 : 0) : 50;
+  }
+  assert.equal(contentDetail(half, { x: 110, y: 0, width: 90, height: h }), 0);
+  assert.ok(contentDetail(half, { x: 0, y: 0, width: 90, height: h }) > 150);
 });
