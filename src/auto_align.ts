@@ -26,7 +26,7 @@ import { ThumbnailSpool } from "./thumbnail_spool.ts";
 import type { EmbeddingStore } from "./embedding_store.ts";
 import { ExitCode, VidkompyError } from "./errors.ts";
 import { grabGrayFrames, nearKeyframes, planGrab, spreadIndices } from "./frame_grab.ts";
-import { type GrayImage, type Rect, resizeGray } from "./gray_image.ts";
+import { createGray, type GrayImage, type Rect, resizeGray, resizeGrayInto } from "./gray_image.ts";
 import { detectContentRect } from "./letterbox.ts";
 import type { VideoInfo } from "./probe.ts";
 import { type ProgressSink, silentProgress } from "./progress.ts";
@@ -34,6 +34,7 @@ import {
   contentDetail,
   contentStd,
   FLAT_CONTENT_STD,
+  refineAcrossFrames,
   refineSpatial,
   searchSpatialAsync,
   type SpatialCandidate,
@@ -592,7 +593,6 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
       ? fullFrames.slice(lo, hi + 1)
       : await grabGrayFrames(bg, win.slice(lo, hi + 1), { ffmpeg: tools.ffmpeg }, "bg");
     const bx = bg.width / bw, by = bg.height / bh;
-    const at = (j: number) => near[Math.min(j - lo, near.length - 1)];
     if (near.length === 0) {
       return {
         best: upscale(mid.best, bx, by),
@@ -600,19 +600,10 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
         bestBgForFg: [j0],
       };
     }
-    let j = j0;
-    let best = refineSpatial([{ fg: fgImg, bg: at(j0) }], upscale(mid.best, bx, by), { content });
-    for (const dir of [1, -1]) {
-      let moved = false;
-      for (let k = j + dir; k >= lo && k <= hi && k - lo < near.length; k += dir) {
-        const r = refineSpatial([{ fg: fgImg, bg: at(k) }], best, { content });
-        if (r.score <= best.score) break;
-        best = r;
-        j = k;
-        moved = true;
-      }
-      if (moved) break;
-    }
+    const { best, index } = refineAcrossFrames(fgImg, near, j0 - lo, upscale(mid.best, bx, by), {
+      content,
+    });
+    const j = lo + index;
     return {
       best,
       runnerUp: mid.runnerUp ? upscale(mid.runnerUp, bx, by) : null,
@@ -686,13 +677,16 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
     if (placed.length === 0) return null;
     const tc = performance.now();
     const v: number[] = [];
+    const scan = createGray(sw, sh);
     const n = Math.min(
       bg.frameCount,
       await src.forEach((j, pic) => {
         if (j >= bg.frameCount) return;
-        const img = sw === src.width
-          ? pic
-          : resizeGray({ width: src.width, height: src.height, data: pic }, sw, sh).data;
+        let img = pic;
+        if (sw !== src.width) {
+          resizeGrayInto({ width: src.width, height: src.height, data: pic }, scan);
+          img = scan.data;
+        }
         for (const p of placed) {
           scoreFrame(p.t, img, sw, v);
           for (let k = 0; k < p.scores.length; k++) p.scores[k][j] = v[k];

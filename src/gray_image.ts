@@ -78,7 +78,26 @@ export function resizeGray(img: GrayImage, width: number, height: number): GrayI
   if (width === img.width && height === img.height) {
     return { width, height, data: img.data.slice() };
   }
-  const tmp = new Float32Array(width * height);
+  const out = createGray(width, height);
+  resizeGrayInto(img, out);
+  return out;
+}
+
+let resizeScratch = new Float32Array(0);
+
+/**
+ * {@link resizeGray} into an existing image (its size is the target size): the same pixels,
+ * without allocating a picture per call (for resizing every frame of a long video).
+ */
+export function resizeGrayInto(img: GrayImage, out: GrayImage): void {
+  const { width, height } = out;
+  if (width === img.width && height === img.height) {
+    out.data.set(img.data);
+    return;
+  }
+  const n = width * height;
+  if (resizeScratch.length < n) resizeScratch = new Float32Array(n);
+  const tmp = resizeScratch.subarray(0, n);
   resampleRegion(
     img.data,
     img.width,
@@ -89,9 +108,8 @@ export function resizeGray(img: GrayImage, width: number, height: number): GrayI
     fullRect(img),
     tmp,
   );
-  const out = createGray(width, height);
-  for (let i = 0; i < tmp.length; i++) out.data[i] = tmp[i] + 0.5; // values stay in [0, 255.5]: truncation rounds
-  return out;
+  const d = out.data;
+  for (let i = 0; i < n; i++) d[i] = tmp[i] + 0.5; // values stay in [0, 255.5]: truncation rounds
 }
 
 /** Per-axis resampling taps: `taps` source indices/weights per output sample. */

@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "../tests/assert.ts";
-import { createGray, cropGray, resampleRect, resizeGray } from "./gray_image.ts";
+import { createGray, cropGray, resampleRect, resizeGray, resizeGrayInto } from "./gray_image.ts";
 
 function ramp(w: number, h: number) {
   const img = createGray(w, h);
@@ -58,4 +58,26 @@ Deno.test("a crop of a shrunk copy matches the crop of the original (thumbnail s
   let worst = 0;
   for (let i = 0; i < via.length; i++) worst = Math.max(worst, Math.abs(via[i] - direct[i]));
   assert(worst <= 3, `off by ${worst}`);
+});
+
+Deno.test("resizeGrayInto writes resizeGray's pixels into a reused picture", () => {
+  const img = ramp(120, 80);
+  const out = createGray(48, 30);
+  // twice into the same picture (scratch reused), then a growing size
+  for (let r = 0; r < 2; r++) {
+    out.data.fill(7);
+    resizeGrayInto(img, out);
+    assertEquals([...out.data], [...resizeGray(img, 48, 30).data]);
+  }
+  const big = createGray(150, 90);
+  resizeGrayInto(img, big);
+  assertEquals([...big.data], [...resizeGray(img, 150, 90).data]);
+  // same size: a copy
+  const same = createGray(120, 80);
+  resizeGrayInto(img, same);
+  assertEquals([...same.data], [...img.data]);
+  // the shrink is an area average: a 2x2 block of the ramp
+  const half = createGray(60, 40);
+  resizeGrayInto(img, half);
+  assertEquals(half.data[0], Math.floor((0 + 1 + 2 + 3) / 4 + 0.5));
 });

@@ -5,6 +5,7 @@ import {
   contentStd,
   FLAT_CONTENT_STD,
   MAX_ALTERNATIVES,
+  refineAcrossFrames,
   refineSpatial,
   searchSpatial,
   searchSpatialAsync,
@@ -293,6 +294,41 @@ Deno.test("refineSpatial recovers a slightly wrong placement on time-matched pai
   });
   assert.deepEqual([far.x, far.y, far.width, far.height], [80, 40, 150, 100]);
   assert.ok(Math.abs(far.score - r.score) < 1e-9);
+});
+
+Deno.test("refineAcrossFrames steps through neighbouring frames of a pan to the best one", () => {
+  // a pan of 3 px per frame; frame 4 is the fg's own moment (its noise is fg's), the other
+  // frames' noise grows with their distance from it, so the score rises towards frame 4
+  const s = scene(13);
+  const bg = [0, 1, 2, 3, 4, 5, 6, 7].map((t) =>
+    render(s, BG_W, BG_H, t * 3, 0, 1, { noise: 2 + 10 * Math.abs(t - 4), seed: t })
+  );
+  const fg = cropGray(bg[4], { x: 80, y: 40, width: 150, height: 100 });
+  const at = (x: number, y: number): SpatialCandidate => ({
+    x,
+    y,
+    scale: 1,
+    scaleX: 1,
+    scaleY: 1,
+    width: 150,
+    height: 100,
+    score: 0,
+  });
+  // from frame 1 (where fg lies at x = 89), forwards; a rough start (3 px off)
+  const fwd = refineAcrossFrames(fg, bg, 1, at(86, 42));
+  assert.equal(fwd.index, 4);
+  assert.deepEqual([fwd.best.x, fwd.best.y, fwd.best.width, fwd.best.height], [80, 40, 150, 100]);
+  assert.ok(fwd.best.score > 0.99);
+  // from frame 7 (x = 71): forwards cannot improve, so it steps backwards
+  const back = refineAcrossFrames(fg, bg, 7, at(71, 40));
+  assert.equal(back.index, 4);
+  assert.deepEqual([back.best.x, back.best.y], [80, 40]);
+  // the same placement as refining on frame 4 alone
+  const alone = refineSpatial([{ fg, bg: bg[4] }], at(80, 40));
+  assert.ok(Math.abs(alone.score - back.best.score) < 1e-9);
+  // a start index outside the run is clamped; no frames: the initial placement
+  assert.equal(refineAcrossFrames(fg, bg, 99, at(71, 40)).index, 4);
+  assert.deepEqual(refineAcrossFrames(fg, [], 0, at(5, 6)), { best: at(5, 6), index: 0 });
 });
 
 Deno.test("small fg at a small scale, and letterboxed fg whose content is the whole bg", () => {
