@@ -1,9 +1,9 @@
 /**
  * `deno task bench [name …] [--seconds N] [--preset P] [--repeat R] [--long-seconds S]
- * [--minutes M,…] [--inputs DIR]`: speed and accuracy benches. Names: composite (1080p composite
+ * [--steady-seconds S] [--minutes M,…] [--inputs DIR]`: speed and accuracy benches. Names: composite (1080p composite
  * vs ffmpeg-only, known alignment), speed (automatic alignment end to end vs ffmpeg-only on
  * 720p/1080p pairs; `--repeat` interleaved runs of each, the fastest kept, default 2;
- * `--long-seconds` adds a 1080p pair that long), long (hour-long inputs: time and memory),
+ * `--long-seconds` adds a 1080p pair that long, `--steady-seconds` a steady 1080p pair), long (hour-long inputs: time and memory),
  * neighbours
  * (HNSW vs exact neighbour search), accuracy (alignment accuracy table), kernels (per-kernel and
  * per-stage throughput, CPU vs WGSL; `--seconds` per cell, at most 2). `--inputs DIR` (speed,
@@ -22,6 +22,7 @@ if (import.meta.main) {
       seconds: { type: "string", default: "30" },
       repeat: { type: "string", default: "2" },
       "long-seconds": { type: "string", default: "0" },
+      "steady-seconds": { type: "string", default: "0" },
       preset: { type: "string", default: "medium" },
       keep: { type: "boolean", default: false },
       minutes: { type: "string", default: "60" },
@@ -50,6 +51,7 @@ if (import.meta.main) {
           seconds: Math.min(Number(values.seconds), 60),
           repeat: Number(values.repeat),
           longSeconds: Number(values["long-seconds"]),
+          steadySeconds: Number(values["steady-seconds"]),
           inputs: values.inputs,
         });
         sections.push(

@@ -84,6 +84,56 @@ export async function makeSynthetic(
   return pair;
 }
 
+/**
+ * A 1080p30 pair of `seconds` of steady footage, fg a 2/3 crop of it starting 2 s later: a
+ * mandelbrot picture zooming so slowly that it is nearly still (texture in both directions;
+ * `testsrc2` alone has vertical bars, along which placements at other heights match as well)
+ * blended with `testsrc2`'s moving parts and frame counter, plus grain. A long input whose
+ * analysis needs no time scan, so its fixed costs (the spatial search) spread over many frames.
+ */
+export async function makeSteady(dir: string, seconds: number): Promise<SpeedPair> {
+  const w = 1920, h = 1080;
+  const bg = path.join(dir, `steady_bg_${h}p_${seconds}s.mp4`);
+  const fg = path.join(dir, `steady_fg_${h}p_${seconds}s.mp4`);
+  const fw = 1280, fh = 720, x = 320, y = 154;
+  const pair = {
+    name: `steady 1080p, ${seconds} s`,
+    bg,
+    fg,
+    x,
+    y,
+    offset: 2,
+    size: `${w}x${h}`,
+  };
+  if (await exists(bg) && await exists(fg)) return pair;
+  await ff([
+    "-f",
+    "lavfi",
+    "-i",
+    `mandelbrot=s=${w / 4}x${h / 4}:rate=30:end_pts=${30 * 3600},scale=${w}:${h},` +
+    `format=yuv420p[m];testsrc2=s=${w}x${h}:r=30[t];` +
+    `[m][t]blend=all_mode=average,noise=alls=2:allf=t`,
+    "-f",
+    "lavfi",
+    "-i",
+    "sine=f=440:sample_rate=48000",
+    "-t",
+    String(seconds + 3),
+    "-c:v",
+    "libx264",
+    "-preset",
+    "veryfast",
+    "-crf",
+    "23",
+    "-c:a",
+    "aac",
+    "-shortest",
+    bg,
+  ]);
+  await encodeVia(bg, fg, `crop=${fw}:${fh}:${x}:${y}`, { ss: 2, t: seconds });
+  return pair;
+}
+
 export async function makeFromFootage(dir: string, film: string, h: number): Promise<SpeedPair> {
   const w = Math.round(h * 16 / 9 / 2) * 2;
   const bg = path.join(dir, `film_bg_${h}p.mp4`);
@@ -125,6 +175,8 @@ export async function speedBench(
     repeat?: number;
     /** Also a synthetic 1080p pair this long (s; 0: none): fixed costs amortise on it. */
     longSeconds?: number;
+    /** Also a steady 1080p pair ({@link makeSteady}) this long (s; 0: none). */
+    steadySeconds?: number;
     /** Where the synthetic pairs are made and kept for the next run (default: `dir`). */
     inputs?: string;
   },
@@ -140,6 +192,10 @@ export async function speedBench(
     console.error(`making a ${opts.longSeconds} s synthetic 1080p pair …`);
     const long = await makeSynthetic(synth, 1920, 1080, opts.longSeconds, "long_");
     pairs.push({ ...long, name: `synthetic 1080p, ${opts.longSeconds} s` });
+  }
+  if (opts.steadySeconds && opts.steadySeconds > 0) {
+    console.error(`making a ${opts.steadySeconds} s steady 1080p pair …`);
+    pairs.push(await makeSteady(synth, opts.steadySeconds));
   }
   const film = new URL("../../shared/footage/film-1280x720-24fps-audio.mp4", import.meta.url)
     .pathname;

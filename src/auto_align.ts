@@ -99,6 +99,28 @@ export function noAlignmentReason(
   return null;
 }
 
+/** Below this, a searched placement's and the frame map's confidences are both "weak". */
+export const WEAK_MATCH = 0.9;
+
+/**
+ * A one-line notice for an accepted alignment whose searched placement and frame map both
+ * score below {@link WEAK_MATCH} (e.g. 0.80 / 0.80 where a test pattern's vertical bars let a
+ * placement 89 px too high match at another moment; 0.85 / 0.73 against a bg compressed so hard
+ * that its frames hardly differ), or null. Unknown confidences and given placements give none.
+ */
+export function weakMatchNotice(
+  spatial: number | null | undefined,
+  temporal: number | null | undefined,
+  spatialSearched: boolean,
+): string | null {
+  if (!spatialSearched || spatial === null || spatial === undefined) return null;
+  if (temporal === null || temporal === undefined) return null;
+  if (spatial >= WEAK_MATCH || temporal >= WEAK_MATCH) return null;
+  return `fg matches bg only weakly (spatial ${fmt(spatial)}, temporal ${fmt(temporal)}): the ` +
+    "placement or timing may be wrong; check the result (align --preview shows fg's outline), " +
+    "or give --x/--y/--scale";
+}
+
 /** Options of {@link autoAlign}. */
 export interface AutoAlignOptions {
   /** ffmpeg/ffprobe. */
@@ -394,6 +416,12 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
     const useBgSpool = bgSpool !== null && ringPx === 0 && bgRect.width >= EMBED_W &&
       bgRect.height >= EMBED_H;
     if (bgSpool && !useBgSpool) await bgSpool.discard();
+    if (useBgSpool) {
+      progress.log(
+        `embedding: bg's thumbnails from its ${bgSpool.width}x${bgSpool.height} pictures ` +
+          "decoded for the spatial search",
+      );
+    }
     const onFgFrame = (n: number) => {
       nf = n;
       progress.update(nf + nb);
@@ -612,6 +640,34 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
   };
 
   /**
+   * Width of the bg pictures the time scan decodes: {@link SCAN_WIDTH}, or wider (at most
+   * 640 px and what the spool's byte budget allows) so that fg's content covers at least a
+   * thumbnail there under each candidate placement that can: then the same pictures give bg's
+   * embedding thumbnails for the placement that wins, and bg is not decoded once more for the
+   * embedding. The scan itself compares pictures resized to {@link SCAN_WIDTH}.
+   */
+  const scanSpoolWidth = (cands: SpatialCandidate[]): number => {
+    const base = Math.min(bg.width, SCAN_WIDTH);
+    if (opts.match === "border") return base;
+    const budget = opts.maxSpoolBytes ?? 256e6;
+    const bytes = (w: number) =>
+      w * Math.max(8, Math.round((bg.height * w) / bg.width)) * bg.frameCount;
+    let cap = Math.min(bg.width, 640);
+    while (cap > base && bytes(cap) > budget) cap -= 2;
+    let need = base;
+    for (const c of cands) {
+      const cw = (c.width * content.width) / fg.width;
+      const ch = (c.height * content.height) / fg.height;
+      // +2 px: the footprint's rounding in the smaller picture
+      need = Math.max(
+        need,
+        2 * Math.ceil((bg.width * Math.max(EMBED_W / cw, EMBED_H / ch)) / 2) + 2,
+      );
+    }
+    return Math.max(base, Math.min(cap, need));
+  };
+
+  /**
    * The coarse pass compares fg samples with bg samples that may lie seconds apart (long
    * inputs); in fast-changing footage none is close enough in time to an fg sample for the true
    * placement to win, and a chance match elsewhere does. Then every bg frame (small pictures,
@@ -623,7 +679,7 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
   const timeScan = async (cands: SpatialCandidate[]) => {
     let spool = state.bgSpool;
     if (!spool) {
-      const w = Math.min(bg.width, SCAN_WIDTH);
+      const w = scanSpoolWidth(cands);
       const h = Math.max(8, Math.round((bg.height * w) / bg.width));
       progress.log(`spatial: decoding all of bg at ${w}x${h} to scan candidate placements …`);
       spool = state.bgSpool = ThumbnailSpool.start(bg, tools.ffmpeg, undefined, "bg", {
@@ -640,8 +696,8 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
     if (src.width < Math.min(bg.width, 320)) {
       // the coarse pass saw bg ~320 px wide; at the spool's smaller size its band of
       // frequencies is coarser, steadier over time, and it may rank other candidates first
-      const fw = Math.max(8, Math.round(fg.width * kx));
-      const fh = Math.max(8, Math.round(fg.height * ky));
+      const fw = Math.max(8, Math.round((fg.width * src.width) / bg.width));
+      const fh = Math.max(8, Math.round((fg.height * src.height) / bg.height));
       try {
         const r = await searchSpatial(
           fgSamples.map((img) => resizeGray(img, fw, fh)),
@@ -1017,6 +1073,8 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
     ? null
     : noAlignmentReason(spatial.confidence, temporal.confidence, spatialSearched);
   if (refusal) throw new VidkompyError(refusal, ExitCode.NoAlignment);
+  const weak = weakMatchNotice(spatial.confidence, temporal.confidence, spatialSearched);
+  if (weak) (opts.notice ?? progress.log)(weak);
   (embedderCache as BatchEmbedder | null)?.destroy();
   return {
     alignment: { vidkompy: 1, bg: summarize(bg), fg: summarize(fg), spatial, temporal },

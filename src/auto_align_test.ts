@@ -4,6 +4,8 @@ import {
   MIN_TEMPORAL_CONFIDENCE,
   noAlignmentReason,
   SPATIAL_RESCUE_TEMPORAL,
+  WEAK_MATCH,
+  weakMatchNotice,
 } from "./auto_align.ts";
 
 Deno.test("alignments are refused on a poor frame map, or a poor searched placement", () => {
@@ -29,4 +31,19 @@ Deno.test("alignments are refused on a poor frame map, or a poor searched placem
   // unknown confidences (a given time offset, a given placement) never refuse
   assertEquals(noAlignmentReason(null, null, false), null);
   assertEquals(noAlignmentReason(0.9, null, true), null);
+});
+
+Deno.test("an accepted alignment weak in both space and time gets a notice", () => {
+  assertEquals(WEAK_MATCH, 0.9);
+  const n = weakMatchNotice(0.8, 0.801, true);
+  assert(n?.includes("only weakly") && n.includes("0.800") && n.includes("0.801"), String(n));
+  assert(n?.includes("--x/--y"), String(n));
+  // strong in either: none
+  assertEquals(weakMatchNotice(0.938, 0.6, true), null);
+  assertEquals(weakMatchNotice(0.85, 0.942, true), null);
+  assertEquals(weakMatchNotice(0.9, 0.9, true), null);
+  // a given placement, or unknown confidences: none
+  assertEquals(weakMatchNotice(0.5, 0.5, false), null);
+  assertEquals(weakMatchNotice(null, 0.5, true), null);
+  assertEquals(weakMatchNotice(0.5, null, true), null);
 });
