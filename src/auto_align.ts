@@ -57,6 +57,13 @@ const TIME_SCAN_BELOW = 0.9;
  */
 const WINDOW_STEPS = 3;
 
+/**
+ * Default budget (bytes) of the temporary file of bg's reduced gray pictures: 320 px wide, it
+ * holds ~5 minutes of 16:9 video at 30 fps (a 3-minute 1080p bg sampled by seeking decoded most
+ * of its frames anyway, then once more for the time scan).
+ */
+export const SPOOL_BYTES = 512e6;
+
 /** Width (px) of the bg pictures the time scan compares (bg's own when narrower). */
 const SCAN_WIDTH = 128;
 
@@ -153,7 +160,7 @@ export interface AutoAlignOptions {
   notice?: (message: string) => void;
   /**
    * Largest temporary file (bytes) of bg's reduced pictures decoded up front for short inputs
-   * (default 256 MB); longer inputs are sampled by seeking instead.
+   * (default {@link SPOOL_BYTES}); longer inputs are sampled by seeking instead.
    */
   maxSpoolBytes?: number;
 }
@@ -649,7 +656,7 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
   const scanSpoolWidth = (cands: SpatialCandidate[]): number => {
     const base = Math.min(bg.width, SCAN_WIDTH);
     if (opts.match === "border") return base;
-    const budget = opts.maxSpoolBytes ?? 256e6;
+    const budget = opts.maxSpoolBytes ?? SPOOL_BYTES;
     const bytes = (w: number) =>
       w * Math.max(8, Math.round((bg.height * w) / bg.width)) * bg.frameCount;
     let cap = Math.min(bg.width, 640);
@@ -817,11 +824,11 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
     const fgSmall = fgSamples.map((img) => resizeGray(img, rw(fg.width), rw(fg.height)));
     // Short inputs: the coarse samples decode most of bg anyway; decode all of it once into a
     // temporary file of reduced gray pictures (640, 480 or 320 px wide: the largest that keeps
-    // the file ≤ 256 MB) that also gives bg's embedding thumbnails later (and, at 640 px, the
-    // window searches' frames).
+    // the file ≤ SPOOL_BYTES) that also gives bg's embedding thumbnails later (and, at 640 px,
+    // the window searches' frames).
     const spoolH = (w: number) => Math.max(8, Math.round((bg.height * w) / bg.width));
     const sw = [640, 480, 320].map((w) => Math.min(bg.width, w))
-      .find((w) => w * spoolH(w) * bg.frameCount <= (opts.maxSpoolBytes ?? 256e6)) ?? 0;
+      .find((w) => w * spoolH(w) * bg.frameCount <= (opts.maxSpoolBytes ?? SPOOL_BYTES)) ?? 0;
     const sh = spoolH(sw);
     const decoded = planGrab(bgIdx, bg.keyframes).reduce(
       (n, g) => n + g.indices[g.indices.length - 1] - g.start + 1,
