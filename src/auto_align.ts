@@ -66,6 +66,8 @@ export const SPOOL_BYTES = 512e6;
 
 /** Width (px) of the bg pictures the time scan compares (bg's own when narrower). */
 const SCAN_WIDTH = 128;
+/** Narrowest bg pictures the time scan decodes to keep its temporary file within budget. */
+const MIN_SCAN_WIDTH = 80;
 
 /** Below this spatial NCC (of a searched placement) the inputs are taken as unrelated, unless
  * the temporal confidence reaches {@link SPATIAL_RESCUE_TEMPORAL}. */
@@ -647,18 +649,22 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
   };
 
   /**
-   * Width of the bg pictures the time scan decodes: {@link SCAN_WIDTH}, or wider (at most
+   * Width of the bg pictures the time scan decodes: {@link SCAN_WIDTH} (narrower, down to
+   * {@link MIN_SCAN_WIDTH}, where a very long bg would overflow the spool's byte budget even
+   * then: a 70-minute 16:9 bg at 30 fps is 84 px wide in 512 MB), or wider (at most
    * 640 px and what the spool's byte budget allows) so that fg's content covers at least a
    * thumbnail there under each candidate placement that can: then the same pictures give bg's
    * embedding thumbnails for the placement that wins, and bg is not decoded once more for the
    * embedding. The scan itself compares pictures resized to {@link SCAN_WIDTH}.
    */
   const scanSpoolWidth = (cands: SpatialCandidate[]): number => {
-    const base = Math.min(bg.width, SCAN_WIDTH);
-    if (opts.match === "border") return base;
     const budget = opts.maxSpoolBytes ?? SPOOL_BYTES;
     const bytes = (w: number) =>
       w * Math.max(8, Math.round((bg.height * w) / bg.width)) * bg.frameCount;
+    // a bg so long that even these pictures overflow the budget: narrower ones
+    let base = Math.min(bg.width, SCAN_WIDTH);
+    while (base > MIN_SCAN_WIDTH && bytes(base) > budget) base -= 2;
+    if (opts.match === "border") return base;
     let cap = Math.min(bg.width, 640);
     while (cap > base && bytes(cap) > budget) cap -= 2;
     let need = base;

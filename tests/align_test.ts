@@ -238,21 +238,27 @@ Deno.test("align: fast-changing footage with bg samples 1.5 s apart is placed by
     ]);
     const bg = await probeVideo(tools.ffprobe, bgFile, "bg");
     const fg = await probeVideo(tools.ffprobe, fgFile, "fg");
-    const check = async (opts: Partial<AutoAlignOptions>, wide?: boolean) => {
+    const check = async (opts: Partial<AutoAlignOptions>, width?: number | "wider") => {
       const log: string[] = [];
       const progress = { ...silentProgress, log: (m: string) => log.push(m) };
       const { alignment } = await autoAlign({ tools, bg, fg, progress, ...opts });
       const score = scoreMap(alignment.temporal.map, alignment.temporal.held, fgTruth, bgTruth);
       assert(log.some((l) => l.startsWith("spatial: scanned ")), "the time scan did not run");
-      if (wide !== undefined) {
-        // bg decoded for the scan: at 128 px, or wider, when those pictures then gave the
-        // embedding thumbnails (no second decode of bg)
+      if (width !== undefined) {
+        // bg decoded for the scan at `width` px (128; narrower within a tiny budget; wider
+        // within a larger one), and whether those pictures then gave the embedding thumbnails
+        // (no second decode of bg: only when wider than 128 here)
         const at = log.map((l) => /all of bg at (\d+)x(\d+) to scan/.exec(l)).find(Boolean);
         assert(at, log.join("\n"));
         const reused = log.some((l) =>
           l.includes(`thumbnails from its ${at[1]}x${at[2]} pictures`)
         );
-        assertEquals([Number(at[1]) > 128, reused], [wide, wide], log.join("\n"));
+        const w = Number(at[1]);
+        assertEquals(
+          [width === "wider" ? w > 128 : w, reused],
+          [width === "wider" ? true : width, width === "wider"],
+          log.join("\n"),
+        );
       }
       assertEquals([alignment.spatial.x, alignment.spatial.y, alignment.spatial.scale], [
         60,
@@ -264,14 +270,20 @@ Deno.test("align: fast-changing footage with bg samples 1.5 s apart is placed by
     };
     // bg spooled whole at 320 px (short input): the scan reads the spool
     await t.step("bg spooled", () => check({}));
-    // no spool (as for long inputs): bg is decoded at 128 px for the scan, which also runs the
+    // no spool (as for long inputs; 26 MB holds the scan's 128 px pictures, 25.7 MB, not a
+    // spool of the coarse pass): bg is decoded at 128 px for the scan, which also runs the
     // coarse search again on those pictures
-    await t.step("bg sampled by seeking", () => check({ maxSpoolBytes: 0 }, false));
+    await t.step("bg sampled by seeking", () => check({ maxSpoolBytes: 26e6 }, 128));
+    // no room at all (as for a very long bg): the narrowest pictures the scan decodes
+    await t.step(
+      "bg sampled by seeking, narrow scan pictures",
+      () => check({ maxSpoolBytes: 0 }, 80),
+    );
     // no spool of the coarse pass (320 px would take 160 MB): the scan's pictures are decoded
     // as wide as 100 MB allows (252 px), where fg's footprint gives 64 px thumbnails
     await t.step(
       "bg sampled by seeking, wider scan pictures",
-      () => check({ maxSpoolBytes: 100e6 }, true),
+      () => check({ maxSpoolBytes: 100e6 }, "wider"),
     );
   } finally {
     await cleanup(dir);
