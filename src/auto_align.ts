@@ -64,6 +64,12 @@ const WINDOW_STEPS = 3;
  */
 export const SPOOL_BYTES = 512e6;
 
+/**
+ * Below this full-resolution NCC a window search's best match is searched again at precision 3
+ * (a test pattern's vertical bars: 0.913 at a placement 89 px off, then 0.997 at the truth).
+ */
+const WINDOW_RETRY_BELOW = 0.95;
+
 /** Width (px) of the bg pictures the time scan compares (bg's own when narrower). */
 const SCAN_WIDTH = 128;
 /** Narrowest bg pictures the time scan decodes to keep its temporary file within budget. */
@@ -598,12 +604,21 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
     const f = bg.width / 640;
     const spool = state.bgSpool;
     const full = () => grabGrayFrames(bg, win, { ffmpeg: tools.ffmpeg }, "bg");
+    const precision = searchOpts.precision ?? 2;
+    // a weak best match: searched again at a finer precision (its coarse stage sees more
+    // detail: a picture that varies in one direction only at the coarse size, such as vertical
+    // bars, leaves the other direction to chance there), the better full-resolution score wins
+    const retry = precision < 3 && windowRetry;
     if (f < 1.25) {
       const frames = spool && spool.width === bg.width && spool.height === bg.height
         ? await spool.grab(win)
         : await full();
       if (frames.length === 0) return null;
-      return await searchSpatial([fgImg], frames, searchOpts);
+      const r = await searchSpatial([fgImg], frames, searchOpts);
+      if (!retry || r.best.score >= WINDOW_RETRY_BELOW) return r;
+      const r3 = await searchSpatial([fgImg], frames, { ...searchOpts, precision: 3 });
+      noteRetry(r.best.score, r3.best.score);
+      return r3.best.score > r.best.score ? r3 : r;
     }
     const bw = Math.max(8, Math.round(bg.width / f)), bh = Math.max(8, Math.round(bg.height / f));
     const fw = Math.max(8, Math.round(fg.width / f)), fh = Math.max(8, Math.round(fg.height / f));
@@ -615,37 +630,51 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
       ? await spool.grab(win)
       : fullFrames!.map((img) => resizeGray(img, bw, bh));
     if (frames.length === 0) return null;
-    const mid = await searchSpatial(
-      [resizeGray(fgImg, fw, fh)],
-      frames,
-      { ...searchOpts, content: scaledContent(fw / fg.width, fh / fg.height) },
-    );
-    // In moving footage the reduced pictures rank neighbouring moments poorly: a placement
-    // shifted by the motion, at a frame next to the true one, can win there. The best frame and
-    // its neighbours (up to WINDOW_STEPS on each side) are refined at full resolution, stepping
-    // from frame to frame while the score improves.
-    const j0 = Math.min(mid.bestBgForFg[0] ?? 0, frames.length - 1);
-    const lo = Math.max(0, j0 - WINDOW_STEPS), hi = Math.min(frames.length - 1, j0 + WINDOW_STEPS);
-    const near = fullFrames
-      ? fullFrames.slice(lo, hi + 1)
-      : await grabGrayFrames(bg, win.slice(lo, hi + 1), { ffmpeg: tools.ffmpeg }, "bg");
+    const fgSmall = resizeGray(fgImg, fw, fh);
     const bx = bg.width / bw, by = bg.height / bh;
-    if (near.length === 0) {
-      return {
-        best: upscale(mid.best, bx, by),
-        runnerUp: mid.runnerUp ? upscale(mid.runnerUp, bx, by) : null,
-        bestBgForFg: [j0],
-      };
-    }
-    const { best, index } = refineAcrossFrames(fgImg, near, j0 - lo, upscale(mid.best, bx, by), {
-      content,
-    });
-    const j = lo + index;
-    return {
-      best,
-      runnerUp: mid.runnerUp ? upscale(mid.runnerUp, bx, by) : null,
-      bestBgForFg: [j],
+    const at = async (p: number) => {
+      const mid = await searchSpatial([fgSmall], frames, {
+        ...searchOpts,
+        precision: p,
+        content: scaledContent(fw / fg.width, fh / fg.height),
+      });
+      // In moving footage the reduced pictures rank neighbouring moments poorly: a placement
+      // shifted by the motion, at a frame next to the true one, can win there. The best frame
+      // and its neighbours (up to WINDOW_STEPS on each side) are refined at full resolution,
+      // stepping from frame to frame while the score improves.
+      const j0 = Math.min(mid.bestBgForFg[0] ?? 0, frames.length - 1);
+      const lo = Math.max(0, j0 - WINDOW_STEPS);
+      const hi = Math.min(frames.length - 1, j0 + WINDOW_STEPS);
+      const near = fullFrames
+        ? fullFrames.slice(lo, hi + 1)
+        : await grabGrayFrames(bg, win.slice(lo, hi + 1), { ffmpeg: tools.ffmpeg }, "bg");
+      const runnerUp = mid.runnerUp ? upscale(mid.runnerUp, bx, by) : null;
+      if (near.length === 0) {
+        return { best: upscale(mid.best, bx, by), runnerUp, bestBgForFg: [j0] };
+      }
+      const { best, index } = refineAcrossFrames(fgImg, near, j0 - lo, upscale(mid.best, bx, by), {
+        content,
+      });
+      return { best, runnerUp, bestBgForFg: [lo + index] };
     };
+    const r = await at(precision);
+    if (!retry || r.best.score >= WINDOW_RETRY_BELOW) return r;
+    const r3 = await at(3);
+    progress.log(
+      `spatial: weak window match (ncc ${fmt(r.best.score)}) searched again at precision 3: ` +
+        `x=${r3.best.x} y=${r3.best.y} scale=${r3.best.scale.toFixed(4)} ncc=${fmt(r3.best.score)}`,
+    );
+    noteRetry(r.best.score, r3.best.score);
+    return r3.best.score > r.best.score ? r3 : r;
+  };
+  /**
+   * Whether weak window matches are searched again: until a retry gains less than 0.01 (then
+   * the footage itself matches weakly, e.g. an upscaled and graded fg, and the retries only
+   * cost time).
+   */
+  let windowRetry = true;
+  const noteRetry = (before: number, after: number) => {
+    if (after <= before + 0.01) windowRetry = false;
   };
 
   /**

@@ -7,7 +7,7 @@ import { ExitCode, VidkompyError } from "../src/errors.ts";
 import { probeVideo } from "../src/probe.ts";
 import { resolveTools } from "../src/tools.ts";
 import { silentProgress } from "../src/progress.ts";
-import { cleanup, p, tempDir } from "./fixtures.ts";
+import { cleanup, ffmpeg, p, tempDir } from "./fixtures.ts";
 import { deriveVideo, mandelbrotMaster, type Master, scoreMap } from "./truth.ts";
 
 const tools = resolveTools();
@@ -285,6 +285,63 @@ Deno.test("align: fast-changing footage with bg samples 1.5 s apart is placed by
       "bg sampled by seeking, wider scan pictures",
       () => check({ maxSpoolBytes: 100e6 }, "wider"),
     );
+  } finally {
+    await cleanup(dir);
+  }
+});
+
+Deno.test("align: a picture with vertical bars (testsrc2) is placed at the right height", async () => {
+  // testsrc2's bars match at every height at the window search's coarse size; its moving parts
+  // line up at another height at another moment. Before, this pair was composited 44 px too
+  // high at spatial 0.899 / temporal 0.952; now a weak window match is searched again at
+  // precision 3. fg is cut from the encoded bg (as a copy of a copy), which is what made the
+  // wrong height win: bg frame = fg frame + 60.
+  const dir = await tempDir();
+  try {
+    const bgFile = p(dir, "bars_bg.mp4"), fgFile = p(dir, "bars_fg.mp4");
+    await ffmpeg([
+      "-f",
+      "lavfi",
+      "-i",
+      "testsrc2=s=960x540:r=30,noise=alls=2:allf=t",
+      "-t",
+      "10",
+      "-c:v",
+      "libx264",
+      "-preset",
+      "veryfast",
+      "-crf",
+      "23",
+      bgFile,
+    ]);
+    await ffmpeg([
+      "-ss",
+      "2",
+      "-i",
+      bgFile,
+      "-t",
+      "7",
+      "-vf",
+      "crop=640:360:160:78",
+      "-c:v",
+      "libx264",
+      "-preset",
+      "veryfast",
+      "-crf",
+      "20",
+      fgFile,
+    ]);
+    const bg = await probeVideo(tools.ffprobe, bgFile, "bg");
+    const fg = await probeVideo(tools.ffprobe, fgFile, "fg");
+    const { alignment } = await autoAlign({ tools, bg, fg });
+    assertEquals([alignment.spatial.x, alignment.spatial.y, alignment.spatial.scale], [
+      160,
+      78,
+      1,
+    ]);
+    const map = alignment.temporal.map;
+    const off = map.filter((b, i) => b !== i + 60).length;
+    assertEquals([map.length, off], [fg.frameCount, 0]);
   } finally {
     await cleanup(dir);
   }
