@@ -38,6 +38,32 @@ interface SpeedPair {
   size: string;
 }
 
+/** Encodes `seconds` of the lavfi video `graph` with a 440 Hz tone (libx264 veryfast crf 23, AAC). */
+function encodeSource(graph: string, seconds: number, out: string): Promise<void> {
+  return ff([
+    "-f",
+    "lavfi",
+    "-i",
+    graph,
+    "-f",
+    "lavfi",
+    "-i",
+    "sine=f=440:sample_rate=48000",
+    "-t",
+    String(seconds),
+    "-c:v",
+    "libx264",
+    "-preset",
+    "veryfast",
+    "-crf",
+    "23",
+    "-c:a",
+    "aac",
+    "-shortest",
+    out,
+  ]);
+}
+
 export async function makeSynthetic(
   dir: string,
   w: number,
@@ -58,28 +84,7 @@ export async function makeSynthetic(
   const src = `mandelbrot=s=${Math.round(w / 4)}x${Math.round(h / 4)}:rate=30,` +
     `scale=${w}:${h},format=yuv420p[m];testsrc2=s=${w}x${h}:r=30[t];` +
     `[m][t]blend=all_mode=average,noise=alls=3:allf=t`;
-  await ff([
-    "-f",
-    "lavfi",
-    "-i",
-    src,
-    "-f",
-    "lavfi",
-    "-i",
-    "sine=f=440:sample_rate=48000",
-    "-t",
-    String(seconds + 3),
-    "-c:v",
-    "libx264",
-    "-preset",
-    "veryfast",
-    "-crf",
-    "23",
-    "-c:a",
-    "aac",
-    "-shortest",
-    bg,
-  ]);
+  await encodeSource(src, seconds + 3, bg);
   await encodeVia(bg, fg, `crop=${fw}:${fh}:${x}:${y}`, { ss: 2, t: seconds });
   return pair;
 }
@@ -106,30 +111,13 @@ export async function makeSteady(dir: string, seconds: number): Promise<SpeedPai
     size: `${w}x${h}`,
   };
   if (await exists(bg) && await exists(fg)) return pair;
-  await ff([
-    "-f",
-    "lavfi",
-    "-i",
+  await encodeSource(
     `mandelbrot=s=${w / 4}x${h / 4}:rate=30:end_pts=${30 * 3600},scale=${w}:${h},` +
-    `format=yuv420p[m];testsrc2=s=${w}x${h}:r=30[t];` +
-    `[m][t]blend=all_mode=average,noise=alls=2:allf=t`,
-    "-f",
-    "lavfi",
-    "-i",
-    "sine=f=440:sample_rate=48000",
-    "-t",
-    String(seconds + 3),
-    "-c:v",
-    "libx264",
-    "-preset",
-    "veryfast",
-    "-crf",
-    "23",
-    "-c:a",
-    "aac",
-    "-shortest",
+      `format=yuv420p[m];testsrc2=s=${w}x${h}:r=30[t];` +
+      `[m][t]blend=all_mode=average,noise=alls=2:allf=t`,
+    seconds + 3,
     bg,
-  ]);
+  );
   await encodeVia(bg, fg, `crop=${fw}:${fh}:${x}:${y}`, { ss: 2, t: seconds });
   return pair;
 }
