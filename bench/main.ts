@@ -1,10 +1,10 @@
 /**
  * `deno task bench [name …] [--seconds N] [--preset P] [--repeat R] [--long-seconds S]
- * [--steady-seconds S] [--minutes M,…] [--inputs DIR]`: speed and accuracy benches. Names: composite (1080p composite
- * vs ffmpeg-only, known alignment), speed (automatic alignment end to end vs ffmpeg-only on
- * 720p/1080p pairs; `--repeat` interleaved runs of each, the fastest kept, default 2;
- * `--long-seconds` adds a 1080p pair that long, `--steady-seconds` a steady 1080p pair), long (hour-long inputs: time and memory),
- * neighbours
+ * [--steady-seconds S] [--minutes M,…] [--inputs DIR]`: speed and accuracy benches. Names:
+ * composite (1080p composite vs ffmpeg-only, known alignment), speed (automatic alignment end to
+ * end vs ffmpeg-only on 720p/1080p pairs; `--repeat` interleaved runs of each, the fastest kept,
+ * default 2; `--long-seconds` adds a 1080p pair that long, `--steady-seconds` a steady 1080p
+ * pair that long), long (hour-long inputs: time and memory), neighbours
  * (HNSW vs exact neighbour search), accuracy (alignment accuracy table), kernels (per-kernel and
  * per-stage throughput, CPU vs WGSL; `--seconds` per cell, at most 2). `--inputs DIR` (speed,
  * long) makes the synthetic inputs there once and reuses them on later runs. Prints each table

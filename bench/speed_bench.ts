@@ -93,8 +93,9 @@ export async function makeSynthetic(
  * A 1080p30 pair of `seconds` of steady footage, fg a 2/3 crop of it starting 2 s later: a
  * mandelbrot picture zooming so slowly that it is nearly still (texture in both directions;
  * `testsrc2` alone has vertical bars, along which placements at other heights match as well)
- * blended with `testsrc2`'s moving parts and frame counter, plus grain. A long input whose
- * analysis needs no time scan, so its fixed costs (the spatial search) spread over many frames.
+ * blended with `testsrc2`'s moving parts and frame counter, plus grain. Longer than the other
+ * pairs, so that fixed costs spread over more frames; its moving parts repeat, so coarse
+ * samples seconds apart cannot fix the moments and the spatial search's time scan runs.
  */
 export async function makeSteady(dir: string, seconds: number): Promise<SpeedPair> {
   const w = 1920, h = 1080;

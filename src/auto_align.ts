@@ -632,6 +632,24 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
     if (frames.length === 0) return null;
     const fgSmall = resizeGray(fgImg, fw, fh);
     const bx = bg.width / bw, by = bg.height / bh;
+    // full-resolution frames of the window decoded so far (a retry may need the same ones)
+    const decoded = new Map<number, GrayImage>();
+    const fullAt = async (lo: number, hi: number) => {
+      if (fullFrames) return fullFrames.slice(lo, hi + 1);
+      const want = win.slice(lo, hi + 1).filter((i) => !decoded.has(i));
+      if (want.length > 0) {
+        const got = await grabGrayFrames(bg, want, { ffmpeg: tools.ffmpeg }, "bg");
+        got.forEach((img, k) => decoded.set(want[k], img));
+      }
+      // frames past bg's decodable end are missing: the run stops there
+      const out: GrayImage[] = [];
+      for (const i of win.slice(lo, hi + 1)) {
+        const img = decoded.get(i);
+        if (!img) break;
+        out.push(img);
+      }
+      return out;
+    };
     const at = async (p: number) => {
       const mid = await searchSpatial([fgSmall], frames, {
         ...searchOpts,
@@ -645,9 +663,7 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
       const j0 = Math.min(mid.bestBgForFg[0] ?? 0, frames.length - 1);
       const lo = Math.max(0, j0 - WINDOW_STEPS);
       const hi = Math.min(frames.length - 1, j0 + WINDOW_STEPS);
-      const near = fullFrames
-        ? fullFrames.slice(lo, hi + 1)
-        : await grabGrayFrames(bg, win.slice(lo, hi + 1), { ffmpeg: tools.ffmpeg }, "bg");
+      const near = await fullAt(lo, hi);
       const runnerUp = mid.runnerUp ? upscale(mid.runnerUp, bx, by) : null;
       if (near.length === 0) {
         return { best: upscale(mid.best, bx, by), runnerUp, bestBgForFg: [j0] };

@@ -532,8 +532,8 @@ export interface RefineAcrossOptions extends RefineOptions {
  * placement moves little between frames) while the score improves, first forwards, then, if
  * that did not move, backwards. A neighbour whose score a few pixels around the current
  * placement (same size) is clearly below the current frame's ends the stepping in that
- * direction without the full refinement. One scorer serves every frame, so fg's rendered templates are
- * made once. Returns the best placement and its frame's index in `bg`.
+ * direction without the full refinement. One scorer serves every frame, so fg's rendered
+ * templates are made once. Returns the best placement and its frame's index in `bg`.
  */
 export function refineAcrossFrames(
   fg: GrayImage,
