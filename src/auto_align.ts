@@ -625,31 +625,21 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
     // the window at ≤ 640 px: from bg's spool when there is one (then only the frames around
     // the best one are decoded at full resolution), else decoded at full resolution and shrunk
     const fromSpool = spool !== null && spool.width === bw && spool.height === bh;
-    const fullFrames = fromSpool ? null : await full();
+    // The window's full-resolution frames decode while the reduced pictures are searched (the
+    // frames around the best one are needed next; a decode from the keyframe before the window
+    // costs about the same for all of them). Without a spool they are the search's input.
+    const fullP = full();
+    // a failed search must not leave the decode's rejection unhandled
+    fullP.catch(() => {});
+    const fullFrames = fromSpool ? null : await fullP;
     const frames = fromSpool
       ? await spool.grab(win)
       : fullFrames!.map((img) => resizeGray(img, bw, bh));
     if (frames.length === 0) return null;
     const fgSmall = resizeGray(fgImg, fw, fh);
     const bx = bg.width / bw, by = bg.height / bh;
-    // full-resolution frames of the window decoded so far (a retry may need the same ones)
-    const decoded = new Map<number, GrayImage>();
-    const fullAt = async (lo: number, hi: number) => {
-      if (fullFrames) return fullFrames.slice(lo, hi + 1);
-      const want = win.slice(lo, hi + 1).filter((i) => !decoded.has(i));
-      if (want.length > 0) {
-        const got = await grabGrayFrames(bg, want, { ffmpeg: tools.ffmpeg }, "bg");
-        got.forEach((img, k) => decoded.set(want[k], img));
-      }
-      // frames past bg's decodable end are missing: the run stops there
-      const out: GrayImage[] = [];
-      for (const i of win.slice(lo, hi + 1)) {
-        const img = decoded.get(i);
-        if (!img) break;
-        out.push(img);
-      }
-      return out;
-    };
+    // frames past bg's decodable end are missing: the run stops there
+    const fullAt = async (lo: number, hi: number) => (fullFrames ?? await fullP).slice(lo, hi + 1);
     const at = async (p: number) => {
       const mid = await searchSpatial([fgSmall], frames, {
         ...searchOpts,

@@ -571,11 +571,13 @@ export function refineAcrossFrames(
 
 /**
  * How much lower than on the current frame (plus a tenth of the current frame's shortfall from
- * 1) a neighbouring frame's quick score may be and still be refined: when refining moved to a
- * neighbour (moving footage, a stress bench of real-footage crops), its quick score was never
- * below the current frame's by more than 0.0001; frames that stayed worse were 0.0006-0.3 below.
+ * 1) a neighbouring frame's quick score may be and still be refined. Over the accuracy bench
+ * and the speed bench's pairs (41 neighbours refined regardless, 2026-12-08), every neighbour
+ * that refining moved to had a quick score at most 0.00006 below the current frame's; the
+ * others were 0.0007-0.37 below, and at 0.01-0.02 below (a film crop at 0.997) refining them
+ * had cost ~0.4 s per window for nothing.
  */
-const PROBE_SLACK = 0.02;
+const PROBE_SLACK = 0.003;
 
 /**
  * A quick look at bg frame pair `to` with the placement `c` found on pair `from`: the score there
