@@ -318,6 +318,27 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
   };
 
   // --- spatial -------------------------------------------------------------------------
+  // The spatial search's coarse samples of bg, spread over all of it. Short inputs: those
+  // samples would decode most of bg anyway; all of it is decoded once into a temporary file of
+  // reduced gray pictures (640, 480 or 320 px wide: the largest that keeps the file ≤
+  // SPOOL_BYTES), which also gives bg's embedding thumbnails later (and, at 640 px, the window
+  // searches' frames). That decode (on all cores) starts now, while fg's samples decode.
+  const bgIdx = nearKeyframes(spreadIndices(bg.frameCount, Math.min(bg.frameCount, 60), 0, 1), bg);
+  const spoolH = (w: number) => Math.max(8, Math.round((bg.height * w) / bg.width));
+  const spoolW = [640, 480, 320].map((w) => Math.min(bg.width, w))
+    .find((w) => w * spoolH(w) * bg.frameCount <= (opts.maxSpoolBytes ?? SPOOL_BYTES)) ?? 0;
+  const spoolBg = !opts.spatial && opts.timeOffset === undefined && opts.match !== "border" &&
+    spoolW > 0 &&
+    planGrab(bgIdx, bg.keyframes).reduce(
+        (n, g) => n + g.indices[g.indices.length - 1] - g.start + 1,
+        0,
+      ) >= 0.5 * bg.frameCount;
+  if (spoolBg) {
+    state.bgSpool = ThumbnailSpool.start(bg, tools.ffmpeg, undefined, "bg", {
+      width: spoolW,
+      height: spoolH(spoolW),
+    });
+  }
   const fgIdx = nearKeyframes(spreadIndices(fg.frameCount, 5, 0.1, 0.9), fg);
   const fgSamples = await grabGrayFrames(fg, fgIdx, { ffmpeg: tools.ffmpeg }, "fg");
   if (fgSamples.length === 0) {
@@ -857,33 +878,16 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
     const f = Math.max(1, bg.width / 320);
     const rw = (w: number) => Math.max(8, Math.round(w / f));
     const small = { ffmpeg: tools.ffmpeg, width: rw(bg.width), height: rw(bg.height) };
-    const bgCount = Math.min(bg.frameCount, 60);
-    const bgIdx = nearKeyframes(spreadIndices(bg.frameCount, bgCount, 0, 1), bg);
     let step = bgIdx.length > 1 ? Math.ceil((bg.frameCount - 1) / (bgIdx.length - 1)) : 1;
     const maxHalf = Math.max(3, Math.min(24, Math.floor(64e6 / (bg.width * bg.height))));
     // fg's samples at the coarse resolution come from the full-resolution ones (no second decode)
     const fgSmall = fgSamples.map((img) => resizeGray(img, rw(fg.width), rw(fg.height)));
-    // Short inputs: the coarse samples decode most of bg anyway; decode all of it once into a
-    // temporary file of reduced gray pictures (640, 480 or 320 px wide: the largest that keeps
-    // the file ≤ SPOOL_BYTES) that also gives bg's embedding thumbnails later (and, at 640 px,
-    // the window searches' frames).
-    const spoolH = (w: number) => Math.max(8, Math.round((bg.height * w) / bg.width));
-    const sw = [640, 480, 320].map((w) => Math.min(bg.width, w))
-      .find((w) => w * spoolH(w) * bg.frameCount <= (opts.maxSpoolBytes ?? SPOOL_BYTES)) ?? 0;
-    const sh = spoolH(sw);
-    const decoded = planGrab(bgIdx, bg.keyframes).reduce(
-      (n, g) => n + g.indices[g.indices.length - 1] - g.start + 1,
-      0,
-    );
-    const spoolBg = opts.timeOffset === undefined && opts.match !== "border" && sw > 0 &&
-      decoded >= 0.5 * bg.frameCount;
     let bgSmall: GrayImage[];
-    if (spoolBg) {
+    const bgSp = state.bgSpool;
+    if (spoolBg && bgSp) {
       // bg's decode (on all cores) first; fg's thumbnails then decode in one thread, on the core
       // that the single-threaded search below leaves idle
-      const sp = ThumbnailSpool.start(bg, tools.ffmpeg, undefined, "bg", { width: sw, height: sh });
-      state.bgSpool = sp;
-      bgSmall = (await sp.grab(bgIdx)).map((img) => resizeGray(img, small.width, small.height));
+      bgSmall = (await bgSp.grab(bgIdx)).map((img) => resizeGray(img, small.width, small.height));
       startFgSpool(Math.max(1, navigator.hardwareConcurrency - 1));
     } else {
       startFgSpool();
