@@ -532,8 +532,9 @@ export interface RefineAcrossOptions extends RefineOptions {
  * placement moves little between frames) while the score improves, first forwards, then, if
  * that did not move, backwards. A neighbour whose score a few pixels around the current
  * placement (same size) is clearly below the current frame's ends the stepping in that
- * direction without the full refinement. One scorer serves every frame, so fg's rendered
- * templates are made once. Returns the best placement and its frame's index in `bg`.
+ * direction without the full refinement; a match on `start` scoring >= 0.999 ends it at once.
+ * One scorer serves every frame, so fg's rendered templates are made once. Returns the best
+ * placement and its frame's index in `bg`.
  */
 export function refineAcrossFrames(
   fg: GrayImage,
@@ -552,6 +553,8 @@ export function refineAcrossFrames(
   let index = s0;
   let best = refineWith(sc, on(s0), initial, opts.reach ?? 16) ?? { ...initial };
   const step = opts.stepReach ?? 4;
+  // a (nearly) perfect match: no neighbour can do better by more than the rounding of scores
+  if (best.score >= NEAR_PERFECT) return { best, index };
   for (const dir of [1, -1]) {
     let moved = false;
     for (let b = index + dir; b >= 0 && b < bg.length; b += dir) {
@@ -578,6 +581,13 @@ export function refineAcrossFrames(
  * had cost ~0.4 s per window for nothing.
  */
 const PROBE_SLACK = 0.003;
+
+/**
+ * A full-resolution score at which {@link refineAcrossFrames} does not step to neighbouring
+ * frames: fg and bg are then the same pixels (e.g. fg is a stream copy of part of bg), and
+ * nearly identical neighbours (a still stretch) would each be refined for a gain below 0.001.
+ */
+const NEAR_PERFECT = 0.999;
 
 /**
  * A quick look at bg frame pair `to` with the placement `c` found on pair `from`: the score there
