@@ -26,7 +26,15 @@ import { ThumbnailSpool } from "./thumbnail_spool.ts";
 import type { EmbeddingStore } from "./embedding_store.ts";
 import { ExitCode, VidkompyError } from "./errors.ts";
 import { grabGrayFrames, nearKeyframes, planGrab, spreadIndices } from "./frame_grab.ts";
-import { createGray, type GrayImage, type Rect, resizeGray, resizeGrayInto } from "./gray_image.ts";
+import {
+  createGray,
+  type GrayImage,
+  type Rect,
+  resampleRect,
+  resizeGray,
+  resizeGrayInto,
+} from "./gray_image.ts";
+import { maskPicture, maskShare, overlayMask } from "./overlay_mask.ts";
 import { detectContentRect } from "./letterbox.ts";
 import type { VideoInfo } from "./probe.ts";
 import { type ProgressSink, silentProgress } from "./progress.ts";
@@ -38,6 +46,7 @@ import {
   refineSpatial,
   searchSpatialAsync,
   type SpatialCandidate,
+  type SpatialResult,
   type SpatialSearchOptions,
 } from "./spatial_search.ts";
 import { alignTemporalAsync } from "./temporal.ts";
@@ -206,6 +215,26 @@ function toSpatial(
 }
 
 /** The part of bg under fg's content rectangle, clipped to bg. */
+/** An fg picture and the bg picture of the same moment, at full resolution. */
+interface MatchedPair {
+  fg: GrayImage;
+  bg: GrayImage;
+}
+
+/**
+ * The overlay mask ({@link overlayMask}) of a matched pair, on thumbnails of fg's content and
+ * of its footprint in bg made as the embedding makes them; null when there is none.
+ */
+function overlayMaskOf(
+  pair: MatchedPair,
+  fp: { fg: Rect; bg: Rect },
+): Uint8Array | null {
+  const f = new Uint8Array(EMBED_W * EMBED_H), b = new Uint8Array(EMBED_W * EMBED_H);
+  resampleRect(pair.fg, fp.fg, EMBED_W, EMBED_H, f);
+  resampleRect(pair.bg, fp.bg, EMBED_W, EMBED_H, b);
+  return overlayMask(f, b, EMBED_W, EMBED_H);
+}
+
 function footprintOfContent(sp: SpatialAlignment, content: Rect, bg: VideoInfo) {
   let x0 = Math.round(sp.x + content.x * sp.scaleX);
   let y0 = Math.round(sp.y + content.y * sp.scaleY);
@@ -417,6 +446,21 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
     return embedderCache;
   };
 
+  /**
+   * The overlay that the last {@link temporalFor} found in fg (its thumbnail mask over `rect`,
+   * fg pixels), also left out of the full-resolution comparisons that follow it.
+   */
+  let overlay: { mask: Uint8Array; rect: Rect } | null = null;
+  /** `pairs` with fg's overlay (if any) filled in fg's pictures. */
+  const withoutOverlay = (pairs: MatchedPair[]): MatchedPair[] => {
+    const o = overlay;
+    if (!o) return pairs;
+    return pairs.map((q) => ({
+      fg: maskPicture(q.fg, o.mask, EMBED_W, EMBED_H, o.rect),
+      bg: q.bg,
+    }));
+  };
+
   /** Embeds fg and bg-under-fg and aligns them in time. */
   const temporalFor = async (sp: SpatialAlignment): Promise<TemporalAlignment> => {
     const fp = footprintOfContent(sp, content, bg);
@@ -430,6 +474,15 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
     const ringPx = opts.match === "border"
       ? Math.max(1, Math.round(((opts.margin ?? 8) * EMBED_W) / fp.bg.width))
       : 0;
+    const mask = (ringPx === 0 && matchedPair ? overlayMaskOf(matchedPair, fp) : null) ?? undefined;
+    overlay = mask ? { mask, rect: fp.fg } : null;
+    if (mask) {
+      progress.log(
+        `embedding: fg shows something bg lacks (an overlay, ${
+          (maskShare(mask) * 100).toFixed(1)
+        } % of its picture): left out of both inputs' frame comparison`,
+      );
+    }
     progress.start("embedding", fg.frameCount + bg.frameCount);
     let nf = 0, nb = 0;
     const embedder = await getEmbedder();
@@ -469,12 +522,13 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
     const [fgEmb, bgEmb] = await Promise.all([
       useSpool
         ? spool.frames().then((src) =>
-          embedThumbnails(src, fg.frameCount, { embedder, onFrame: onFgFrame })
+          embedThumbnails(src, fg.frameCount, { embedder, onFrame: onFgFrame, mask })
         )
         : embedVideo(fg, {
           ffmpeg: tools.ffmpeg,
           crop: fp.fg,
           ring: ringPx,
+          mask,
           embedder,
           onFrame: onFgFrame,
         }, "fg"),
@@ -483,13 +537,14 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
           embedThumbnails(
             resampledThumbnails(src, bgSpool.width, bgSpool.height, bgRect),
             bg.frameCount,
-            { embedder, onFrame: onBgFrame },
+            { embedder, onFrame: onBgFrame, mask },
           )
         )
         : embedVideo(bg, {
           ffmpeg: tools.ffmpeg,
           crop: fp.bg,
           ring: ringPx,
+          mask,
           embedder,
           onFrame: onBgFrame,
         }, "bg"),
@@ -590,13 +645,22 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
     height: Math.max(4, Math.round(content.height * fy)),
   });
 
+  /**
+   * The scale the user fixed (`--unscaled`: 1, `--scale S`), else undefined: the search then
+   * keeps fg's footprint at exactly that size.
+   */
+  const fixedScale = opts.scale ?? (opts.unscaledOnly ? 1 : undefined);
+  const refineOpts = { content, fixedSize: fixedScale !== undefined };
+
   /** A placement found with bg shrunk by (bx, by) (fg by the same factor), at full size. */
   const upscale = (c: SpatialCandidate, bx: number, by: number): SpatialCandidate => {
-    const width = Math.max(1, Math.round(c.width * bx));
-    const height = Math.max(1, Math.round(c.height * by));
+    // a fixed scale: fg's footprint at that size (the shrunk one is rounded), centred as found
+    const fixed = fixedScale !== undefined;
+    const width = Math.max(1, Math.round(fixed ? fg.width * fixedScale : c.width * bx));
+    const height = Math.max(1, Math.round(fixed ? fg.height * fixedScale : c.height * by));
     return {
-      x: Math.round(c.x * bx),
-      y: Math.round(c.y * by),
+      x: Math.round(fixed ? (c.x + c.width / 2) * bx - width / 2 : c.x * bx),
+      y: Math.round(fixed ? (c.y + c.height / 2) * by - height / 2 : c.y * by),
       scale: opts.scale ?? Math.sqrt((width / fg.width) * (height / fg.height)),
       scaleX: width / fg.width,
       scaleY: height / fg.height,
@@ -635,9 +699,13 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
         ? await spool.grab(win)
         : await full();
       if (frames.length === 0) return null;
-      const r = await searchSpatial([fgImg], frames, searchOpts);
+      const withPair = (r: SpatialResult) => ({
+        ...r,
+        pair: { fg: fgImg, bg: frames[Math.min(r.bestBgForFg[0] ?? 0, frames.length - 1)] },
+      });
+      const r = withPair(await searchSpatial([fgImg], frames, searchOpts));
       if (!retry || r.best.score >= WINDOW_RETRY_BELOW) return r;
-      const r3 = await searchSpatial([fgImg], frames, { ...searchOpts, precision: 3 });
+      const r3 = withPair(await searchSpatial([fgImg], frames, { ...searchOpts, precision: 3 }));
       noteRetry(r.best.score, r3.best.score);
       return r3.best.score > r.best.score ? r3 : r;
     }
@@ -677,12 +745,16 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
       const near = await fullAt(lo, hi);
       const runnerUp = mid.runnerUp ? upscale(mid.runnerUp, bx, by) : null;
       if (near.length === 0) {
-        return { best: upscale(mid.best, bx, by), runnerUp, bestBgForFg: [j0] };
+        return { best: upscale(mid.best, bx, by), runnerUp, bestBgForFg: [j0], pair: null };
       }
-      const { best, index } = refineAcrossFrames(fgImg, near, j0 - lo, upscale(mid.best, bx, by), {
-        content,
-      });
-      return { best, runnerUp, bestBgForFg: [lo + index] };
+      const { best, index } = refineAcrossFrames(
+        fgImg,
+        near,
+        j0 - lo,
+        upscale(mid.best, bx, by),
+        refineOpts,
+      );
+      return { best, runnerUp, bestBgForFg: [lo + index], pair: { fg: fgImg, bg: near[index] } };
     };
     const r = await at(precision);
     if (!retry || r.best.score >= WINDOW_RETRY_BELOW) return r;
@@ -841,6 +913,7 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
       best: SpatialCandidate;
       runnerUp: SpatialCandidate | null;
       measuredOn: [number, number];
+      pair: MatchedPair | null;
     } | null = null;
     for (const p of ranked.slice(0, 3)) {
       // its two best-matching fg samples, at full resolution around their moments
@@ -865,6 +938,7 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
             best: r.best,
             runnerUp: r.runnerUp,
             measuredOn: [fgIdx[k], win[Math.min(r.bestBgForFg[0] ?? 0, win.length - 1)]],
+            pair: r.pair,
           };
         }
         if (best.best.score >= 0.97) return best;
@@ -1004,6 +1078,7 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
         refined = r.best;
         runnerUp = r.runnerUp;
         measuredOn = [[fgIdx[k], win[Math.min(r.bestBgForFg[0] ?? 0, win.length - 1)]]];
+        matchedPair = r.pair;
       }
       if (same) break;
     }
@@ -1016,6 +1091,7 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
         refined = found.best;
         runnerUp = found.runnerUp;
         measuredOn = [found.measuredOn];
+        matchedPair = found.pair;
       }
     }
     if (!refined) {
@@ -1026,7 +1102,7 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
         fg: fgSamples[k],
         bg: bgFull[Math.min(k, bgFull.length - 1)],
       }));
-      refined = refineSpatial(pairs, initial, { content });
+      refined = refineSpatial(pairs, initial, refineOpts);
       measuredOn = use.map((k) => [fgIdx[k], moments[k]] as [number, number]);
     }
     const sp = toSpatial(refined, hasBars ? content : null, runnerUp);
@@ -1038,6 +1114,8 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
 
   /** The (fg frame, bg frame) pairs the searched placement was measured on. */
   let measuredOn: [number, number][] = [];
+  /** The full-resolution pictures of the best of them (for {@link overlayMask}). */
+  let matchedPair: MatchedPair | null = null;
 
   let firstRunnerUp: SpatialAlignment["runnerUp"] = null;
   const runnerUpOf = (_sp: SpatialAlignment) => firstRunnerUp ?? null;
@@ -1068,9 +1146,9 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
   if (confirmed) progress.log("spatial: placement confirmed by the temporal map");
   if (spatialSearched && !confirmed) {
     for (let round = 0; round < 2; round++) {
-      const pairs = await matchedPairs(temporal);
+      const pairs = withoutOverlay(await matchedPairs(temporal));
       if (pairs.length === 0) break;
-      const refined = refineSpatial(pairs, toCandidate(spatial), { content });
+      const refined = refineSpatial(pairs, toCandidate(spatial), refineOpts);
       // a full search on the matched pairs catches a placement found on mismatched times
       if (refined.score >= 0.9) {
         spatial = toSpatial(refined, spatial.content ?? null, null);

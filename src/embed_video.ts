@@ -8,6 +8,7 @@ import type { BatchEmbedder } from "./backend.ts";
 import { EMBED_H, EMBED_W } from "./embed.ts";
 import { EmbeddingStore } from "./embedding_store.ts";
 import { type Rect, resampleRect } from "./gray_image.ts";
+import { applyOverlayMask } from "./overlay_mask.ts";
 import type { VideoInfo } from "./probe.ts";
 
 /** Options of {@link embedVideo}. */
@@ -21,6 +22,12 @@ export interface EmbedVideoOptions {
    * the inside is set to a flat grey. 0 = whole region.
    */
   ring?: number;
+  /**
+   * Thumbnail pixels to leave out (1 = left out; {@link EMBED_W}×{@link EMBED_H}): an overlay
+   * that fg shows and bg lacks, filled with each thumbnail's mean elsewhere (see
+   * src/overlay_mask.ts). The same mask goes to both inputs.
+   */
+  mask?: Uint8Array;
   /** The embedding implementation (CPU, WebGPU or an ONNX model). */
   embedder: BatchEmbedder;
   /** Frames per embedding call (default 256). */
@@ -104,6 +111,7 @@ export async function embedThumbnails(
       if (!f) break;
       if (opts.ring) keepRing(f, EMBED_W, EMBED_H, opts.ring);
       thumbs.set(f, n * px);
+      if (opts.mask) applyOverlayMask(thumbs.subarray(n * px, (n + 1) * px), opts.mask);
       n++;
       if (n === batch) await flush();
     }

@@ -127,6 +127,12 @@ export interface RefineOptions {
    * at the pyramid level where +-2 px spans it. Hill climbing may go further.
    */
   reach?: number;
+  /**
+   * Keep the initial footprint size (only the position is refined): for a scale the user fixed
+   * (`--unscaled`, `--scale`), which the refinement must not trade for a better score (an
+   * overlay in fg, such as burnt-in subtitles, can favour a slightly smaller footprint).
+   */
+  fixedSize?: boolean;
 }
 
 function normaliseContent(content: Rect | undefined, fg: GrayImage[]): Rect {
@@ -516,7 +522,7 @@ export function refineSpatial(
     informative,
   );
   const idx = scoredPairs(pairs.map((_, i) => i), informative);
-  return refineWith(sc, idx, initial, opts.reach ?? 16) ?? { ...initial };
+  return refineWith(sc, idx, initial, opts.reach ?? 16, opts.fixedSize) ?? { ...initial };
 }
 
 /** Options of {@link refineAcrossFrames}. */
@@ -551,7 +557,7 @@ export function refineAcrossFrames(
   const s0 = Math.max(0, Math.min(bg.length - 1, start));
   const on = (b: number) => scoredPairs([b], informative);
   let index = s0;
-  let best = refineWith(sc, on(s0), initial, opts.reach ?? 16) ?? { ...initial };
+  let best = refineWith(sc, on(s0), initial, opts.reach ?? 16, opts.fixedSize) ?? { ...initial };
   const step = opts.stepReach ?? 4;
   // a (nearly) perfect match: no neighbour can do better by more than the rounding of scores
   if (best.score >= NEAR_PERFECT) return { best, index };
@@ -561,7 +567,7 @@ export function refineAcrossFrames(
       // a frame that scores clearly worse a few pixels around the placement is not refined
       const { ref, probe } = probeFrame(sc, on(index), on(b), best);
       if (probe < ref - (PROBE_SLACK + 0.1 * (1 - ref))) break;
-      const r = refineWith(sc, on(b), best, step);
+      const r = refineWith(sc, on(b), best, step, opts.fixedSize);
       if (!r || r.score <= best.score) break;
       best = r;
       index = b;
@@ -626,12 +632,16 @@ function informativeOf(fg: GrayImage[], content: Rect): boolean[] {
   return informative.some(Boolean) ? informative : fg.map(() => true);
 }
 
-/** {@link refineSpatial} on a scorer's pairs `idx`; null when no placement could be scored. */
+/**
+ * {@link refineSpatial} on a scorer's pairs `idx` (with `fixedSize`, at the initial footprint
+ * size only); null when no placement could be scored.
+ */
 function refineWith(
   sc: Scorer,
   idx: number[],
   initial: SpatialCandidate,
   reachPx: number,
+  fixedSize = false,
 ): SpatialCandidate | null {
   const { fgW, fgH, bgW, bgH, content } = sc;
   const fw0 = Math.max(1, Math.round(initial.width || fgW * initial.scale));
@@ -676,7 +686,8 @@ function refineWith(
     return { ...cur, score: exact, fixed, pairs: idx, start: 0 };
   };
   const out: Cand[] = [];
-  const free = run({ x: initial.x, y: initial.y, fw: fw0, fh: fh0 }, false, top);
+  const free = run({ x: initial.x, y: initial.y, fw: fw0, fh: fh0 }, fixedSize, top);
+  if (fixedSize) return free ? toCandidate(free, fgW, fgH) : null;
   if (free) out.push(free);
   // exact 100 % (re-anchored on the content centre) and "fg = whole bg" sizes nearby
   const base = free ?? { x: initial.x, y: initial.y, fw: fw0, fh: fh0 };

@@ -296,6 +296,33 @@ Deno.test("refineSpatial recovers a slightly wrong placement on time-matched pai
   assert.ok(Math.abs(far.score - r.score) < 1e-9);
 });
 
+Deno.test("refineSpatial and refineAcrossFrames keep a fixed footprint size (--unscaled, --scale)", () => {
+  // fg shows 1.04 scene units per pixel, bg 1: fg's true footprint is 156x104 at 80,40
+  const s = scene(17);
+  const bg = render(s, BG_W, BG_H, 0, 0, 1, { noise: 2, seed: 1 });
+  const fg = render(s, 150, 100, 80, 40, 1.04, { noise: 2, seed: 2 });
+  const start: SpatialCandidate = {
+    x: 82,
+    y: 42,
+    scale: 1,
+    scaleX: 1,
+    scaleY: 1,
+    width: 150,
+    height: 100,
+    score: 0,
+  };
+  const free = refineSpatial([{ fg, bg }], start);
+  assert.deepEqual([free.width, free.height], [156, 104]);
+  // with the size fixed, only the position moves: the 150x100 footprint centred on the truth
+  const fixed = refineSpatial([{ fg, bg }], start, { fixedSize: true });
+  assert.deepEqual([fixed.width, fixed.height, fixed.scale], [150, 100, 1]);
+  assert.deepEqual([fixed.x, fixed.y], [83, 42]);
+  assert.ok(fixed.score < free.score);
+  const across = refineAcrossFrames(fg, [bg, bg], 0, start, { fixedSize: true });
+  assert.deepEqual([across.best.width, across.best.height], [150, 100]);
+  assert.deepEqual([across.best.x, across.best.y], [83, 42]);
+});
+
 Deno.test("refineAcrossFrames steps through neighbouring frames of a pan to the best one", () => {
   // a pan of 3 px per frame; frame 4 is the fg's own moment (its noise is fg's), the other
   // frames' noise grows with their distance from it, so the score rises towards frame 4

@@ -79,6 +79,37 @@ Deno.test("align: crop at 100 %, fg starts later, bg has extra footage before an
   }
 });
 
+Deno.test("align: an overlay in fg (logo, caption bar) is left out of the comparison", async (t) => {
+  // fg carries something bg lacks: without the mask its edges dominate fg's frame embeddings
+  // (temporal match 0.46-0.53, near or below the "unrelated inputs" refusal at 0.5)
+  const dir = await tempDir();
+  try {
+    for (
+      const [name, box] of [
+        ["logo", "drawbox=x=8:y=8:w=40:h=24:color=white:t=fill"],
+        ["caption", "drawbox=x=40:y=108:w=160:h=16:color=white@0.4:t=fill"],
+      ]
+    ) {
+      await t.step(name, async () => {
+        const { alignment, score } = await run(dir, name, {
+          fg: {
+            temporal: "trim=start_frame=30:end_frame=150,setpts=PTS-STARTPTS",
+            spatial: `crop=240:136:100:60,${box}`,
+          },
+        });
+        assertEquals(
+          [alignment.spatial.x, alignment.spatial.y, alignment.spatial.scale],
+          [100, 60, 1],
+        );
+        assertTemporal(score);
+        assert((alignment.temporal.confidence ?? 0) > 0.9, "temporal confidence");
+      });
+    }
+  } finally {
+    await cleanup(dir);
+  }
+});
+
 Deno.test("align: downscaled fg (scale 2 in bg) and upscaled fg (scale 0.625)", async () => {
   const dir = await tempDir();
   try {
