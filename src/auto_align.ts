@@ -214,7 +214,6 @@ function toSpatial(
   };
 }
 
-/** The part of bg under fg's content rectangle, clipped to bg. */
 /** An fg picture and the bg picture of the same moment, at full resolution. */
 interface MatchedPair {
   fg: GrayImage;
@@ -235,6 +234,7 @@ function overlayMaskOf(
   return overlayMask(f, b, EMBED_W, EMBED_H);
 }
 
+/** The part of bg under fg's content rectangle, clipped to bg. */
 function footprintOfContent(sp: SpatialAlignment, content: Rect, bg: VideoInfo) {
   let x0 = Math.round(sp.x + content.x * sp.scaleX);
   let y0 = Math.round(sp.y + content.y * sp.scaleY);
@@ -727,7 +727,7 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
     if (frames.length === 0) return null;
     const fgSmall = resizeGray(fgImg, fw, fh);
     const bx = bg.width / bw, by = bg.height / bh;
-    // frames past bg's decodable end are missing: the run stops there
+    // (a frame past bg's decodable end comes back as its last one)
     const fullAt = async (lo: number, hi: number) => (fullFrames ?? await fullP).slice(lo, hi + 1);
     const at = async (p: number) => {
       const mid = await searchSpatial([fgSmall], frames, {
