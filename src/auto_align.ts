@@ -314,13 +314,44 @@ function fmt(n: number | null | undefined): string {
  * the inputs do not match (unless `force`).
  */
 export async function autoAlign(opts: AutoAlignOptions): Promise<AutoAlignResult> {
+  try {
+    return await attempt(opts, undefined);
+  } catch (e) {
+    // Refused as unrelated after a spatial search: an overlay in fg with edges strong enough to
+    // outweigh the picture (a white logo box and a caption bar on a dark scene) may have won
+    // it. Once more with fg's templates clipped (see renderTemplate); unrelated inputs are
+    // refused again.
+    if (!(e instanceof NoMatch) || !e.searched) throw e;
+    (opts.progress ?? silentProgress).log(
+      `spatial: ${e.message.split(";")[0]}; searching again with fg's strongest edges clipped`,
+    );
+    return await attempt(opts, ROBUST_CLIP);
+  }
+}
+
+/** {@link alignInner} with its resources released whatever happens. */
+async function attempt(opts: AutoAlignOptions, clip: number | undefined) {
   const state: AlignState = { spool: null, bgSpool: null, cleanup: [] };
   try {
-    return await alignInner(opts, state);
+    return await alignInner(opts, state, clip);
   } finally {
     await state.spool?.discard();
     await state.bgSpool?.discard();
     for (const f of state.cleanup) f();
+  }
+}
+
+/**
+ * Robust standard deviations at which the second attempt clips fg's band-passed templates. At 3
+ * a white logo box and a caption bar on a film crop (~10 % of it) were placed exactly, and at 2
+ * also on a dark part of that film (both refused without clipping; 2026-12-08).
+ */
+const ROBUST_CLIP = 2;
+
+/** The refusal of inputs that do not match (exit code 3); `searched`: after a spatial search. */
+class NoMatch extends VidkompyError {
+  constructor(message: string, readonly searched: boolean) {
+    super(message, ExitCode.NoAlignment);
   }
 }
 
@@ -334,7 +365,11 @@ interface AlignState {
   cleanup: (() => void)[];
 }
 
-async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<AutoAlignResult> {
+async function alignInner(
+  opts: AutoAlignOptions,
+  state: AlignState,
+  clip: number | undefined,
+): Promise<AutoAlignResult> {
   const { tools, bg, fg } = opts;
   const progress = opts.progress ?? silentProgress;
   const stages: Record<string, number> = {};
@@ -385,7 +420,7 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
     ) return;
     state.spool = ThumbnailSpool.start(fg, tools.ffmpeg, { ...content }, "fg", undefined, threads);
   };
-  const searchOpts: SpatialSearchOptions = { content };
+  const searchOpts: SpatialSearchOptions = { content, clip };
   if (opts.unscaledOnly) searchOpts.unscaledOnly = true;
   if (opts.scale !== undefined) searchOpts.minScale = searchOpts.maxScale = opts.scale;
   const toCandidate = (sp: SpatialAlignment): SpatialCandidate => ({
@@ -650,7 +685,7 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
    * keeps fg's footprint at exactly that size.
    */
   const fixedScale = opts.scale ?? (opts.unscaledOnly ? 1 : undefined);
-  const refineOpts = { content, fixedSize: fixedScale !== undefined };
+  const refineOpts = { content, fixedSize: fixedScale !== undefined, clip };
 
   /** A placement found with bg shrunk by (bx, by) (fg by the same factor), at full size. */
   const upscale = (c: SpatialCandidate, bx: number, by: number): SpatialCandidate => {
@@ -1202,7 +1237,7 @@ async function alignInner(opts: AutoAlignOptions, state: AlignState): Promise<Au
   const refusal = opts.force
     ? null
     : noAlignmentReason(spatial.confidence, temporal.confidence, spatialSearched);
-  if (refusal) throw new VidkompyError(refusal, ExitCode.NoAlignment);
+  if (refusal) throw new NoMatch(refusal, spatialSearched && clip === undefined);
   const weak = weakMatchNotice(spatial.confidence, temporal.confidence, spatialSearched);
   if (weak) (opts.notice ?? progress.log)(weak);
   (embedderCache as BatchEmbedder | null)?.destroy();

@@ -198,7 +198,8 @@ export interface CoarseRequest {
  * position; consensus = mean over fg samples (the worst dropped when >= 4); its peaks become
  * candidates (full-res coordinates). A generator: it yields one correlation request per working
  * resolution (all its grid scales at once, so that a GPU correlator makes one round trip per
- * working resolution) and is resumed with the answer; it returns the candidates.
+ * working resolution) and is resumed with the answer; it returns the candidates. `clip`: fg's
+ * templates clipped as in {@link renderTemplate}.
  */
 export function* coarseSteps(
   fgPyr: Pyramid[],
@@ -207,6 +208,7 @@ export function* coarseSteps(
   scales: GridScale[],
   informative: boolean[],
   set: Settings,
+  clip?: number,
 ): Generator<CoarseRequest, Coarse[], (NccBest | null)[][]> {
   const fgW = fgPyr[0].levels[0].width, fgH = fgPyr[0].levels[0].height;
   const bgW = bgPyr[0].levels[0].width, bgH = bgPyr[0].levels[0].height;
@@ -239,7 +241,7 @@ export function* coarseSteps(
     const batches: NccBatch[] = [];
     for (const g of group) {
       const tpls = fgPyr.map((p, k) =>
-        informative[k] ? renderTemplate(p, content, g.fw, g.fh, d, r) : null
+        informative[k] ? renderTemplate(p, content, g.fw, g.fh, d, r, clip) : null
       );
       const t0 = tpls.find((t) => t !== null);
       if (!t0 || t0.width > cw || t0.height > ch) continue;

@@ -109,7 +109,9 @@ export function bandRadius(short: number): number {
  * viewed at `1/d` resolution: the footprint pixels fully inside the content, area/bilinear
  * resampled from the best pyramid level, band-passed with radius `r` (default from its size),
  * cropped by `r` on each side (where the filter saw only content) and mean-removed. Null when
- * too small.
+ * too small. With `clip`, the band-passed values are first clipped at `clip` robust standard
+ * deviations (1.4826 × their median absolute deviation) around their mean, so that a few very
+ * strong edges (an overlay's: a white logo box, a caption bar) cannot outweigh the picture.
  */
 export function renderTemplate(
   pyr: Pyramid,
@@ -118,6 +120,7 @@ export function renderTemplate(
   fh: number,
   d: number,
   radius?: number,
+  clip?: number,
 ): RenderedTemplate | null {
   const full = pyr.levels[0];
   const sx = fw / full.width / d, sy = fh / full.height / d;
@@ -166,7 +169,8 @@ export function renderTemplate(
       s += v;
     }
   }
-  const mean = s / n;
+  let mean = s / n;
+  if (clip !== undefined) mean = clipRobust(data, mean, clip);
   let q = 0;
   for (let i = 0; i < n; i++) {
     const v = data[i] - mean;
@@ -184,4 +188,25 @@ export function renderTemplate(
     r,
     rawMean: rs / raw.length,
   };
+}
+
+/**
+ * Clips `data` (in place) to `mean ± k × 1.4826 × median(|data − mean|)`; returns the clipped
+ * values' mean.
+ */
+export function clipRobust(data: Float32Array, mean: number, k: number): number {
+  const n = data.length;
+  if (n === 0) return mean;
+  const dev = new Float32Array(n);
+  for (let i = 0; i < n; i++) dev[i] = Math.abs(data[i] - mean);
+  dev.sort();
+  const lim = k * 1.4826 * dev[n >> 1];
+  if (!(lim > 0)) return mean;
+  let s = 0;
+  for (let i = 0; i < n; i++) {
+    const v = Math.max(mean - lim, Math.min(mean + lim, data[i]));
+    data[i] = v;
+    s += v;
+  }
+  return s / n;
 }

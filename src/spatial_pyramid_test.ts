@@ -1,6 +1,13 @@
 import { assert, assertAlmostEquals, assertEquals } from "../tests/assert.ts";
 import { boxHighPass, createGray, type GrayImage } from "./gray_image.ts";
-import { bandRadius, EPS, type Level, Pyramid, renderTemplate } from "./spatial_pyramid.ts";
+import {
+  bandRadius,
+  clipRobust,
+  EPS,
+  type Level,
+  Pyramid,
+  renderTemplate,
+} from "./spatial_pyramid.ts";
 import { mulberry32 } from "./synth_video_fixture.ts";
 
 /** Uniform random 8-bit noise. */
@@ -212,4 +219,43 @@ Deno.test("renderTemplate returns null when the band-passed interior is under 2 
   assertEquals(renderTemplate(p, content, 6, 5, 1, 2), null);
   // the same footprint at factor 2 is 4x3: too small even for radius 1
   assertEquals(renderTemplate(p, content, 8, 6, 2), null);
+});
+
+Deno.test("clipRobust limits a few extreme values and leaves the rest", () => {
+  // 96 values of ±1 around 10 (median absolute deviation 1) and 4 outliers at 10 ± 50
+  const data = new Float32Array(100);
+  for (let i = 0; i < 96; i++) data[i] = 10 + (i % 2 ? 1 : -1);
+  data.set([60, 60, -40, -40], 96);
+  const mean = clipRobust(data, 10, 2);
+  const lim = 2 * 1.4826;
+  for (let i = 0; i < 96; i++) assertEquals(data[i], 10 + (i % 2 ? 1 : -1));
+  assertAlmostEquals(data[96], 10 + lim, 1e-5);
+  assertAlmostEquals(data[98], 10 - lim, 1e-5);
+  assertAlmostEquals(mean, 10, 1e-5);
+});
+
+Deno.test("renderTemplate with clip: a bright box no longer dominates the template", () => {
+  const img = createGray(64, 48);
+  for (let y = 0; y < 48; y++) {
+    for (let x = 0; x < 64; x++) {
+      img.data[y * 64 + x] = 100 + 10 * Math.sin(x / 2) * Math.cos(y / 3);
+    }
+  }
+  for (let y = 4; y < 12; y++) img.data.fill(255, y * 64 + 4, y * 64 + 20);
+  const p = new Pyramid(img);
+  const content = { x: 0, y: 0, width: 64, height: 48 };
+  const share = (t: { data: Float32Array; width: number }) => {
+    let box = 0, all = 0;
+    t.data.forEach((v, i) => {
+      const x = i % t.width, y = Math.floor(i / t.width);
+      all += v * v;
+      if (x < 24 && y < 16) box += v * v;
+    });
+    return box / all;
+  };
+  const plain = renderTemplate(p, content, 64, 48, 1, 2)!;
+  const clipped = renderTemplate(p, content, 64, 48, 1, 2, 2)!;
+  // the box covers 12.5 % of the picture
+  assert(share(plain) > 0.8, `plain ${share(plain)}`);
+  assert(share(clipped) < 0.4, `clipped ${share(clipped)}`);
 });

@@ -84,6 +84,8 @@ export class Scorer {
     readonly content: Rect,
     /** fg samples whose content is not flat (only those are scored). */
     readonly informative: boolean[],
+    /** fg's templates clipped at this many robust deviations ({@link renderTemplate}). */
+    readonly clip?: number,
   ) {
     this.fgW = fg[0].levels[0].width;
     this.fgH = fg[0].levels[0].height;
@@ -101,7 +103,7 @@ export class Scorer {
     const key = `${k}|${level}|${fw}|${fh}`;
     const hit = this.cache.get(key);
     if (hit !== undefined) return hit;
-    const t = renderTemplate(this.fg[k], this.content, fw, fh, 2 ** level);
+    const t = renderTemplate(this.fg[k], this.content, fw, fh, 2 ** level, undefined, this.clip);
     this.cache.set(key, t, t ? t.data.byteLength : 0);
     return t;
   }

@@ -116,6 +116,12 @@ export interface SpatialSearchOptions {
   content?: Rect;
   /** 0-4 (default 2): trades speed for accuracy. */
   precision?: number;
+  /**
+   * Clip fg's band-passed templates at this many robust standard deviations (see
+   * `renderTemplate`), so that an overlay's very strong edges cannot outweigh the picture.
+   * Default: no clipping.
+   */
+  clip?: number;
 }
 
 /** Options of {@link refineSpatial}. */
@@ -133,6 +139,8 @@ export interface RefineOptions {
    * overlay in fg, such as burnt-in subtitles, can favour a slightly smaller footprint).
    */
   fixedSize?: boolean;
+  /** fg's templates clipped as in {@link SpatialSearchOptions.clip}. */
+  clip?: number;
 }
 
 function normaliseContent(content: Rect | undefined, fg: GrayImage[]): Rect {
@@ -346,9 +354,9 @@ function setupSearch(
   const bgPyr = bgFrames.map((f) => new Pyramid(f));
   let informative = fgFrames.map((f) => contentStd(f, content) > FLAT_CONTENT_STD);
   if (!informative.some(Boolean)) informative = fgFrames.map(() => true);
-  const sc = new Scorer(fgPyr, bgPyr, content, informative);
+  const sc = new Scorer(fgPyr, bgPyr, content, informative, opts.clip);
   // ---- coarse: FFT NCC per working resolution (run by the caller) ----
-  const steps = coarseSteps(fgPyr, bgPyr, content, allScales, informative, set);
+  const steps = coarseSteps(fgPyr, bgPyr, content, allScales, informative, set, opts.clip);
   return {
     set,
     fgW,
@@ -520,6 +528,7 @@ export function refineSpatial(
     pairs.map((p) => new Pyramid(p.bg)),
     content,
     informative,
+    opts.clip,
   );
   const idx = scoredPairs(pairs.map((_, i) => i), informative);
   return refineWith(sc, idx, initial, opts.reach ?? 16, opts.fixedSize) ?? { ...initial };
@@ -553,7 +562,13 @@ export function refineAcrossFrames(
   checkSizes(bg, "bg");
   const content = refineContent([fg], opts.content);
   const informative = informativeOf([fg], content);
-  const sc = new Scorer([new Pyramid(fg)], bg.map((b) => new Pyramid(b)), content, informative);
+  const sc = new Scorer(
+    [new Pyramid(fg)],
+    bg.map((b) => new Pyramid(b)),
+    content,
+    informative,
+    opts.clip,
+  );
   const s0 = Math.max(0, Math.min(bg.length - 1, start));
   const on = (b: number) => scoredPairs([b], informative);
   let index = s0;
