@@ -325,8 +325,21 @@ export async function autoAlign(opts: AutoAlignOptions): Promise<AutoAlignResult
     (opts.progress ?? silentProgress).log(
       `spatial: ${e.message.split(";")[0]}; searching again with fg's strongest edges clipped`,
     );
-    return await attempt(opts, ROBUST_CLIP);
+    const r = await attempt(opts, ROBUST_CLIP);
+    notify(
+      opts,
+      "fg matched bg only once its strongest edges were clipped (an overlay in fg, such as a " +
+        "logo or captions, outweighed the picture): check the placement (align --preview shows " +
+        "fg's outline), or give --x/--y/--scale",
+    );
+    return r;
   }
+}
+
+/** A notice for the user: to `opts.notice`, else to the progress log. */
+function notify(opts: AutoAlignOptions, message: string): void {
+  if (opts.notice) opts.notice(message);
+  else (opts.progress ?? silentProgress).log(message);
 }
 
 /** {@link alignInner} with its resources released whatever happens. */
@@ -598,7 +611,7 @@ async function alignInner(
       distance = d;
     }
     const neighbours = await neighbourIndexFor(fgEmb.count, bgEmb.count);
-    if (neighbours.notice) (opts.notice ?? progress.log)(neighbours.notice);
+    if (neighbours.notice) notify(opts, neighbours.notice);
     const res = await alignTemporalAsync({
       fg: fgEmb,
       fgTimes: relativeTimes(fg, fgEmb.count),
@@ -1239,7 +1252,7 @@ async function alignInner(
     : noAlignmentReason(spatial.confidence, temporal.confidence, spatialSearched);
   if (refusal) throw new NoMatch(refusal, spatialSearched && clip === undefined);
   const weak = weakMatchNotice(spatial.confidence, temporal.confidence, spatialSearched);
-  if (weak) (opts.notice ?? progress.log)(weak);
+  if (weak) notify(opts, weak);
   (embedderCache as BatchEmbedder | null)?.destroy();
   return {
     alignment: { vidkompy: 1, bg: summarize(bg), fg: summarize(fg), spatial, temporal },

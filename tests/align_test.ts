@@ -98,12 +98,16 @@ Deno.test("align: an overlay in fg (logo, caption bar) is left out of the compar
       ]
     ) {
       await t.step(name, async () => {
+        const notices: string[] = [];
         const { alignment, score } = await run(dir, name, {
           fg: {
             temporal: "trim=start_frame=30:end_frame=150,setpts=PTS-STARTPTS",
             spatial: `crop=240:136:100:60,${box}`,
           },
+          opts: { notice: (m) => notices.push(m) },
         });
+        // only the box needs the second attempt, which says so
+        assertEquals(notices.map((m) => m.includes("clipped")), name === "box" ? [true] : []);
         assertEquals(
           [alignment.spatial.x, alignment.spatial.y, alignment.spatial.scale],
           [100, 60, 1],
