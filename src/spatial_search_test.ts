@@ -296,21 +296,17 @@ Deno.test("refineSpatial recovers a slightly wrong placement on time-matched pai
   assert.ok(Math.abs(far.score - r.score) < 1e-9);
 });
 
+/** A 150×100 placement at 100 % with its top-left at (x, y) (a start for the refinements). */
+function unitAt(x: number, y: number): SpatialCandidate {
+  return { x, y, scale: 1, scaleX: 1, scaleY: 1, width: 150, height: 100, score: 0 };
+}
+
 Deno.test("refineSpatial and refineAcrossFrames keep a fixed footprint size (--unscaled, --scale)", () => {
   // fg shows 1.04 scene units per pixel, bg 1: fg's true footprint is 156x104 at 80,40
   const s = scene(17);
   const bg = render(s, BG_W, BG_H, 0, 0, 1, { noise: 2, seed: 1 });
   const fg = render(s, 150, 100, 80, 40, 1.04, { noise: 2, seed: 2 });
-  const start: SpatialCandidate = {
-    x: 82,
-    y: 42,
-    scale: 1,
-    scaleX: 1,
-    scaleY: 1,
-    width: 150,
-    height: 100,
-    score: 0,
-  };
+  const start = unitAt(82, 42);
   const free = refineSpatial([{ fg, bg }], start);
   assert.deepEqual([free.width, free.height], [156, 104]);
   // with the size fixed, only the position moves: the 150x100 footprint centred on the truth
@@ -331,31 +327,21 @@ Deno.test("refineAcrossFrames steps through neighbouring frames of a pan to the 
     render(s, BG_W, BG_H, t * 3, 0, 1, { noise: 2 + 10 * Math.abs(t - 4), seed: t })
   );
   const fg = cropGray(bg[4], { x: 80, y: 40, width: 150, height: 100 });
-  const at = (x: number, y: number): SpatialCandidate => ({
-    x,
-    y,
-    scale: 1,
-    scaleX: 1,
-    scaleY: 1,
-    width: 150,
-    height: 100,
-    score: 0,
-  });
   // from frame 1 (where fg lies at x = 89), forwards; a rough start (3 px off)
-  const fwd = refineAcrossFrames(fg, bg, 1, at(86, 42));
+  const fwd = refineAcrossFrames(fg, bg, 1, unitAt(86, 42));
   assert.equal(fwd.index, 4);
   assert.deepEqual([fwd.best.x, fwd.best.y, fwd.best.width, fwd.best.height], [80, 40, 150, 100]);
   assert.ok(fwd.best.score > 0.99);
   // from frame 7 (x = 71): forwards cannot improve, so it steps backwards
-  const back = refineAcrossFrames(fg, bg, 7, at(71, 40));
+  const back = refineAcrossFrames(fg, bg, 7, unitAt(71, 40));
   assert.equal(back.index, 4);
   assert.deepEqual([back.best.x, back.best.y], [80, 40]);
   // the same placement as refining on frame 4 alone
-  const alone = refineSpatial([{ fg, bg: bg[4] }], at(80, 40));
+  const alone = refineSpatial([{ fg, bg: bg[4] }], unitAt(80, 40));
   assert.ok(Math.abs(alone.score - back.best.score) < 1e-9);
   // a start index outside the run is clamped; no frames: the initial placement
-  assert.equal(refineAcrossFrames(fg, bg, 99, at(71, 40)).index, 4);
-  assert.deepEqual(refineAcrossFrames(fg, [], 0, at(5, 6)), { best: at(5, 6), index: 0 });
+  assert.equal(refineAcrossFrames(fg, bg, 99, unitAt(71, 40)).index, 4);
+  assert.deepEqual(refineAcrossFrames(fg, [], 0, unitAt(5, 6)), { best: unitAt(5, 6), index: 0 });
 });
 
 Deno.test("small fg at a small scale, and letterboxed fg whose content is the whole bg", () => {
