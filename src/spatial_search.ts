@@ -580,7 +580,7 @@ export function refineAcrossFrames(
     let moved = false;
     for (let b = index + dir; b >= 0 && b < bg.length; b += dir) {
       // a frame that scores clearly worse a few pixels around the placement is not refined
-      const { ref, probe } = probeFrame(sc, on(index), on(b), best);
+      const { ref, probe } = probeFrame(sc, on(index), on(b), best, 2 * step);
       if (probe < ref - (PROBE_SLACK + 0.1 * (1 - ref))) break;
       const r = refineWith(sc, on(b), best, step, opts.fixedSize);
       if (!r || r.score <= best.score) break;
@@ -595,13 +595,14 @@ export function refineAcrossFrames(
 
 /**
  * How much lower than on the current frame (plus a tenth of the current frame's shortfall from
- * 1) a neighbouring frame's quick score may be and still be refined. Over the accuracy bench
- * and the speed bench's pairs (41 neighbours refined regardless, 2026-12-08), every neighbour
- * that refining moved to had a quick score at most 0.00006 below the current frame's; the
- * others were 0.0007-0.37 below, and at 0.01-0.02 below (a film crop at 0.997) refining them
- * had cost ~0.4 s per window for nothing.
+ * 1) a neighbouring frame's quick score (at half resolution, see `probeFrame`) may be and still
+ * be refined. Over the accuracy bench and 15 more film and tree pairs (70 neighbours refined
+ * regardless, 2026-12-08), every neighbour that refining moved to had a quick score at most
+ * 0.0121 below the current frame's (0.0015 below for the frame a moving face crop needed); of
+ * the others, 11 were within 0.02 and the rest 0.02-0.29 below. A wasted refinement costs
+ * ~40 ms for a 320x180 footprint and ~0.4 s for a 960x540 one.
  */
-const PROBE_SLACK = 0.003;
+const PROBE_SLACK = 0.02;
 
 /**
  * A full-resolution score at which {@link refineAcrossFrames} does not step to neighbouring
@@ -611,29 +612,26 @@ const PROBE_SLACK = 0.003;
 const NEAR_PERFECT = 0.999;
 
 /**
- * A quick look at bg frame pair `to` with the placement `c` found on pair `from`: the score there
- * (`ref`) and the best score on `to` over positions within a few pixels at the same footprint
- * size (`probe`), both at full resolution on every other row of tall footprints.
+ * A quick look at bg frame pair `to` with the placement `c` found on pair `from`: the best score
+ * on each near `c` at the same footprint size (`ref` on `from`, `probe` on `to`), climbed from
+ * a coarse pyramid level (covering `reachPx`) down to half resolution only. Half resolution
+ * still ranks frames like full resolution does, while the coarse start covers the motion
+ * between neighbouring frames: at full resolution, a placement 4 px off a moving face scores
+ * on a flat floor, and a climb from there finds no way up.
  */
 function probeFrame(
   sc: Scorer,
   from: number[],
   to: number[],
   c: SpatialCandidate,
+  reachPx: number,
 ): { ref: number; probe: number } {
-  const st = { xl: c.x, yl: c.y, fw: c.width, fh: c.height };
-  const rows = (sc.content.height * c.height) / sc.fgH;
-  const rowStep = Math.max(1, Math.min(2, Math.floor(rows / 120)));
-  const ref = sc.score(from, st, 0, rowStep);
-  const r = climb(sc, to, 0, st, {
-    radius: 1,
-    delta: 0,
-    rowStep,
-    maxMoves: 4,
-    minScale: 0,
-    maxScale: Infinity,
-  });
-  return { ref, probe: r.score };
+  const st = { x: c.x, y: c.y, fw: c.width, fh: c.height };
+  const top = topLevel(sc, c.width, c.height, reachPx);
+  const stop = Math.min(1, top);
+  const ref = descend(sc, from, st, true, top, stop)?.score ?? -Infinity;
+  const probe = descend(sc, to, st, true, top, stop)?.score ?? -Infinity;
+  return { ref, probe };
 }
 
 /** {@link refineSpatial}'s content rectangle: `content`, default the whole fg frame. */
@@ -645,6 +643,58 @@ function refineContent(fg: GrayImage[], content: Rect | undefined): Rect {
 function informativeOf(fg: GrayImage[], content: Rect): boolean[] {
   const informative = fg.map((f) => contentStd(f, content) > FLAT_CONTENT_STD);
   return informative.some(Boolean) ? informative : fg.map(() => true);
+}
+
+/**
+ * The pyramid level a coarse-to-fine refinement of a `fw`x`fh` footprint starts on: its +-2 px
+ * cover `reachPx` (at least 2), with >= 32 px of content left.
+ */
+function topLevel(sc: Scorer, fw: number, fh: number, reachPx: number): number {
+  const short = Math.min((sc.content.width * fw) / sc.fgW, (sc.content.height * fh) / sc.fgH);
+  const reach = Math.max(2, reachPx);
+  return Math.max(
+    0,
+    Math.min(sc.maxLevel, Math.floor(Math.log2(reach / 2)), Math.floor(Math.log2(short / 32))),
+  );
+}
+
+/**
+ * Hill climbing from pyramid level `from` down to level `to` (positions in full-resolution px;
+ * a fixed footprint size when `fixed`): the placement and its score on the last level climbed,
+ * or null when the footprint fits no level.
+ */
+function descend(
+  sc: Scorer,
+  idx: number[],
+  c: { x: number; y: number; fw: number; fh: number },
+  fixed: boolean,
+  from: number,
+  to: number,
+): { x: number; y: number; fw: number; fh: number; score: number } | null {
+  const { fgH, content } = sc;
+  let cur = { ...c }, score = -Infinity;
+  for (let lv = from; lv >= to; lv--) {
+    const f = 2 ** lv;
+    const rows = (content.height * cur.fh) / fgH;
+    const r = climb(sc, idx, lv, {
+      xl: Math.round(cur.x / f),
+      yl: Math.round(cur.y / f),
+      fw: cur.fw,
+      fh: cur.fh,
+    }, {
+      radius: lv === from || lv === 0 ? 2 : 1,
+      delta: fixed ? 0 : (1.05 * f) / Math.max(cur.fw, cur.fh),
+      pixelLadder: lv === 0,
+      rowStep: lv === 0 ? Math.max(1, Math.min(2, Math.floor(rows / 120))) : 1,
+      maxMoves: 12,
+      minScale: 0,
+      maxScale: Infinity,
+    });
+    if (r.score === -Infinity) continue; // too small or outside at this level
+    score = r.score;
+    cur = { x: r.state.xl * f, y: r.state.yl * f, fw: r.state.fw, fh: r.state.fh };
+  }
+  return score === -Infinity ? null : { ...cur, score };
 }
 
 /**
@@ -662,43 +712,16 @@ function refineWith(
   const fw0 = Math.max(1, Math.round(initial.width || fgW * initial.scale));
   const fh0 = Math.max(1, Math.round(initial.height || fgH * initial.scale));
   const ccx = content.x + content.width / 2, ccy = content.y + content.height / 2;
-  const reach = Math.max(2, reachPx);
-  // coarse-to-fine: the first level's +-2 px covers `reach`, with >= 32 px of content left
-  const short = Math.min((content.width * fw0) / fgW, (content.height * fh0) / fgH);
-  const top = Math.max(
-    0,
-    Math.min(sc.maxLevel, Math.floor(Math.log2(reach / 2)), Math.floor(Math.log2(short / 32))),
-  );
+  const top = topLevel(sc, fw0, fh0, reachPx);
   const run = (
     c: { x: number; y: number; fw: number; fh: number },
     fixed: boolean,
     from: number,
   ) => {
-    let cur = { ...c }, score = -Infinity;
-    for (let lv = from; lv >= 0; lv--) {
-      const f = 2 ** lv;
-      const rows = (content.height * cur.fh) / fgH;
-      const r = climb(sc, idx, lv, {
-        xl: Math.round(cur.x / f),
-        yl: Math.round(cur.y / f),
-        fw: cur.fw,
-        fh: cur.fh,
-      }, {
-        radius: lv === from || lv === 0 ? 2 : 1,
-        delta: fixed ? 0 : (1.05 * f) / Math.max(cur.fw, cur.fh),
-        pixelLadder: lv === 0,
-        rowStep: lv === 0 ? Math.max(1, Math.min(2, Math.floor(rows / 120))) : 1,
-        maxMoves: 12,
-        minScale: 0,
-        maxScale: Infinity,
-      });
-      if (r.score === -Infinity) continue; // too small or outside at this level
-      score = r.score;
-      cur = { x: r.state.xl * f, y: r.state.yl * f, fw: r.state.fw, fh: r.state.fh };
-    }
-    if (score === -Infinity) return null;
-    const exact = sc.score(idx, { xl: cur.x, yl: cur.y, fw: cur.fw, fh: cur.fh }, 0, 1);
-    return { ...cur, score: exact, fixed, pairs: idx, start: 0 };
+    const d = descend(sc, idx, c, fixed, from, 0);
+    if (!d) return null;
+    const exact = sc.score(idx, { xl: d.x, yl: d.y, fw: d.fw, fh: d.fh }, 0, 1);
+    return { x: d.x, y: d.y, fw: d.fw, fh: d.fh, score: exact, fixed, pairs: idx, start: 0 };
   };
   const out: Cand[] = [];
   const free = run({ x: initial.x, y: initial.y, fw: fw0, fh: fh0 }, fixedSize, top);

@@ -344,6 +344,27 @@ Deno.test("refineAcrossFrames steps through neighbouring frames of a pan to the 
   assert.deepEqual(refineAcrossFrames(fg, [], 0, unitAt(5, 6)), { best: unitAt(5, 6), index: 0 });
 });
 
+Deno.test("refineAcrossFrames reaches the true frame when part of the picture moves", () => {
+  // a faint still layer plus a detailed layer moving 6 px per frame (a face moving in front of
+  // a dark wall): on frame 3 the best placement follows the moving layer (6 px off, ~0.90);
+  // from there a climb at full resolution finds no slope towards the true frame 4's placement
+  // (the stepping stopped there before its probe looked on a coarser level)
+  const still = scene(21, 10), moving = scene(22, 10);
+  const bg = [0, 1, 2, 3, 4, 5, 6].map((t) =>
+    render((u, v) => 0.25 * still(u, v) + 0.75 * moving(u - 6 * t, v), BG_W, BG_H, 0, 0, 1, {
+      noise: 2,
+      seed: t,
+    })
+  );
+  const fg = cropGray(bg[4], { x: 80, y: 40, width: 150, height: 100 });
+  const onThree = refineSpatial([{ fg, bg: bg[3] }], unitAt(80, 40));
+  assert.ok(onThree.score < 0.97, `frame 3 scored ${onThree.score}`);
+  const r = refineAcrossFrames(fg, bg, 3, onThree);
+  assert.equal(r.index, 4);
+  assert.deepEqual([r.best.x, r.best.y, r.best.width, r.best.height], [80, 40, 150, 100]);
+  assert.ok(r.best.score > 0.99);
+});
+
 Deno.test("small fg at a small scale, and letterboxed fg whose content is the whole bg", () => {
   const s = scene(12, 12);
   const bg = [render(s, BG_W, BG_H, 0, 0, 1, { noise: 2 })];
