@@ -75,23 +75,42 @@ export function clearlyDifferent(
 /** Score difference within which candidates count as tied (exact sizes then win). */
 const TIE = 0.002;
 
+/**
+ * Share of the top score's shortfall from 1 within which an exact size (100 %, or "fg = whole
+ * bg") still wins, up to {@link EXACT_TIE_MAX}: resampling fg for any other size smooths its
+ * noise, which alone raises the NCC of a noisy fg (grain, heavy compression). A film crop with
+ * per-frame noise scored 0.9856 at 99.84 % and 0.9770 at its true 100 % (2026-12-08).
+ */
+const EXACT_TIE_SHARE = 0.75;
+/** Cap of the exact sizes' tie margin. */
+const EXACT_TIE_MAX = 0.015;
+
 /** True when the candidate's footprint is fg's own size (100 %). */
 export function isUnit(c: Cand, fgW: number, fgH: number): boolean {
   return c.fw === fgW && c.fh === fgH;
 }
 
 /**
- * The winner among scored candidates: the top score, except that within {@link TIE} of it an
- * exact 100 % candidate wins, then an exact "fg = whole bg" fit, then the scale closest to 1.
+ * The winner among scored candidates: the top score, except that an exact 100 % candidate wins
+ * within {@link TIE} of it (more for a noisy top score within 2 % of its size, see
+ * {@link EXACT_TIE_SHARE}), then an exact "fg = whole bg" fit (likewise), then, within
+ * {@link TIE}, the scale closest to 1.
  */
 export function pickBest(cands: Cand[], fgW: number, fgH: number, bgW: number, bgH: number): Cand {
   let top = cands[0];
   for (const c of cands) if (c.score > top.score) top = c;
   const near = cands.filter((c) => c.score >= top.score - TIE);
-  const unit = near.filter((c) => isUnit(c, fgW, fgH));
+  // the wider margin only where the top candidate's size is within 2 % of the exact one's
+  const noisy = Math.max(TIE, Math.min(EXACT_TIE_MAX, EXACT_TIE_SHARE * (1 - top.score)));
+  const close = (fw: number, fh: number) =>
+    Math.abs(Math.log(Math.sqrt((top.fw / fw) * (top.fh / fh)))) < 0.02;
+  const tied = (c: Cand) => c.score >= top.score - (close(c.fw, c.fh) ? noisy : TIE);
+  const unit = cands.filter((c) => isUnit(c, fgW, fgH) && tied(c));
   if (unit.length) return unit.reduce((a, b) => (b.score > a.score ? b : a));
-  const fit = near.filter((c) => c.fw === bgW && c.fh === bgH && c.x === 0 && c.y === 0);
-  if (fit.length) return fit[0];
+  const fit = cands.filter((c) =>
+    c.fw === bgW && c.fh === bgH && c.x === 0 && c.y === 0 && tied(c)
+  );
+  if (fit.length) return fit.reduce((a, b) => (b.score > a.score ? b : a));
   let best = top;
   for (const c of near) {
     if (

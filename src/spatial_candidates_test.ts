@@ -100,6 +100,20 @@ Deno.test("pickBest prefers an exact 100 % candidate within the tie margin", () 
   assert(pickBest([u1, top], 100, 100, 400, 300) === u1);
 });
 
+Deno.test("pickBest keeps 100 % for a noisy match that a slightly resampled size beats", () => {
+  // resampling a grainy fg to 99.8 % smooths its noise, which alone raises the score
+  const top = cand({ x: 1, y: 1, fw: 998, fh: 499, score: 0.9856 });
+  const unit = cand({ x: 0, y: 0, fw: 1000, fh: 500, score: 0.977 });
+  assert(pickBest([top, unit], 1000, 500, 1920, 1080) === unit);
+  // a clean match keeps the narrow margin: 0.0086 behind loses
+  const clean = cand({ x: 1, y: 1, fw: 998, fh: 499, score: 0.999 });
+  const unitClean = cand({ x: 0, y: 0, fw: 1000, fh: 500, score: 0.9904 });
+  assert(pickBest([clean, unitClean], 1000, 500, 1920, 1080) === clean);
+  // and so does a top candidate of a clearly different size (scale 1.2)
+  const far = cand({ x: 1, y: 1, fw: 1200, fh: 600, score: 0.9856 });
+  assert(pickBest([far, unit], 1000, 500, 1920, 1080) === far);
+});
+
 Deno.test("pickBest then prefers the exact whole-bg fit at the origin", () => {
   const top = cand({ x: 1, y: 1, fw: 410, fh: 310, score: 0.9 });
   const fit = cand({ x: 0, y: 0, fw: 400, fh: 300, score: 0.899 });
