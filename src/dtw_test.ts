@@ -136,9 +136,37 @@ Deno.test("dtw: dropped/duplicated bg frames and an edit (jump) are followed exa
   assert.ok(q.maxOff <= 1, `max off ${q.maxOff}`);
 });
 
+Deno.test("dtw: runs of dropped bg frames in slow footage cost one switch, not one per frame", () => {
+  // bg lacks 4 moments in every 40 (bg's last frame before each gap is held for 4 fg frames),
+  // the last gap 30 frames before the end; adjacent frames are nearly alike (slow footage)
+  const drops = [36, 76, 116, 156].flatMap((k) => [k, k + 1, k + 2, k + 3]);
+  const c = makeCase(
+    { rho: 0.999, seed: 7 },
+    24,
+    260,
+    { fps: 24, start: 0.5, frames: 190 },
+    { fps: 24, start: 0, frames: 200, drops },
+  );
+  const t = truth(c);
+  const [lo, hi] = truthBand(c, t, 8);
+  const sims = bandSimilarities(c.fg, c.bg, c.bgTimes, lo, hi);
+  // the share of fg frames whose own moment bg shows that get exactly it
+  const shown = new Set(c.bgMaster);
+  const keep = [...c.fgMaster.keys()].filter((i) => shown.has(c.fgMaster[i]));
+  const exact = (map: Int32Array) =>
+    keep.filter((i) => c.bgMaster[map[i]] === c.fgMaster[i]).length / keep.length;
+  const r = alignBanded(sims, c.fgTimes, c.bgTimes, lo, hi);
+  // with each hold step priced as a full switch, the path cuts the holds short and stays
+  // frames off after them (0.47 exact; 0.80 with the default)
+  const costly = alignBanded(sims, c.fgTimes, c.bgTimes, lo, hi, { holdRunCost: 0.04 });
+  assert.ok(exact(r.map) >= 0.75, `exact ${exact(r.map)}`);
+  assert.ok(exact(costly.map) < exact(r.map) - 0.2, `${exact(costly.map)} vs ${exact(r.map)}`);
+  check(r.map, t); // monotone
+});
+
 Deno.test("dtw: fg frames past bg's end keep their phase (target beyond bg, map clamped)", () => {
   const c = makeCase(
-    { rho: 0.99, seed: 7 },
+    { rho: 0.9995, seed: 7 },
     30,
     700,
     { fps: 30, start: 2, frames: 400 },
