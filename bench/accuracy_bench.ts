@@ -103,6 +103,34 @@ export async function accuracyBench(opts: { dir: string }): Promise<string> {
         expect: { x: 500, y: 260, scale: 0.5 },
       },
       {
+        // a face moving ~4 px a frame: the window search had stopped on the frame before the
+        // true one, 4 px off (the probe of the next frame found no slope at full resolution)
+        name: "film small crop on a moving face",
+        master: m,
+        bg: {},
+        fg: { spatial: "crop=320:180:200:150" },
+        expect: { x: 200, y: 150, scale: 1 },
+      },
+      {
+        // runs of 4 dropped bg frames; the first ten frames (a fade from black) carry no timing
+        name: "film crop, bg drops 4 frames in 40",
+        master: m,
+        bg: { temporal: "select='not(between(mod(n\\,40)\\,10\\,13))',setpts=N/24/TB" },
+        fg: { spatial: "crop=640:360:320:200" },
+        expect: { x: 320, y: 200, scale: 1 },
+      },
+      {
+        // resampling smooths fg's noise: a 99.8 % footprint had outscored the true 100 %
+        name: "film crop, middle half, hue shift and grain",
+        master: m,
+        bg: {},
+        fg: {
+          temporal: "trim=start_frame=50:end_frame=140,setpts=PTS-STARTPTS",
+          spatial: "crop=800:500:200:100,hue=h=30,noise=alls=8:allf=t",
+        },
+        expect: { x: 200, y: 100, scale: 1 },
+      },
+      {
         // a near-black sample matched a wrong place at NCC 0.996 when it was searched first
         name: "film dark crop, grey pillarbox",
         master: m,
