@@ -576,17 +576,20 @@ export function refineAcrossFrames(
   const step = opts.stepReach ?? 4;
   // a (nearly) perfect match: no neighbour can do better by more than the rounding of scores
   if (best.score >= NEAR_PERFECT) return { best, index };
+  // the current frame's quick score, for the current placement (recomputed after each move)
+  let ref = probeFrame(sc, on(index), best, 2 * step);
   for (const dir of [1, -1]) {
     let moved = false;
     for (let b = index + dir; b >= 0 && b < bg.length; b += dir) {
-      // a frame that scores clearly worse a few pixels around the placement is not refined
-      const { ref, probe } = probeFrame(sc, on(index), on(b), best, 2 * step);
+      // a frame that scores clearly worse around the placement is not refined
+      const probe = probeFrame(sc, on(b), best, 2 * step);
       if (probe < ref - (PROBE_SLACK + 0.1 * (1 - ref))) break;
       const r = refineWith(sc, on(b), best, step, opts.fixedSize);
       if (!r || r.score <= best.score) break;
       best = r;
       index = b;
       moved = true;
+      ref = probeFrame(sc, on(index), best, 2 * step);
     }
     if (moved) break;
   }
@@ -612,26 +615,17 @@ const PROBE_SLACK = 0.02;
 const NEAR_PERFECT = 0.999;
 
 /**
- * A quick look at bg frame pair `to` with the placement `c` found on pair `from`: the best score
- * on each near `c` at the same footprint size (`ref` on `from`, `probe` on `to`), climbed from
- * a coarse pyramid level (covering `reachPx`) down to half resolution only. Half resolution
- * still ranks frames like full resolution does, while the coarse start covers the motion
- * between neighbouring frames: at full resolution, a placement 4 px off a moving face scores
- * on a flat floor, and a climb from there finds no way up.
+ * A quick score of the placement `c` on bg frame pair `pairs`: the best score near `c` at the
+ * same footprint size, climbed from a coarse pyramid level (covering `reachPx`) down to half
+ * resolution only (-Infinity when the footprint fits no level). Half resolution still ranks
+ * neighbouring frames like full resolution does, while the coarse start covers the motion
+ * between them: at full resolution, a placement 4 px off a moving face scores on a flat floor,
+ * and a climb from there finds no way up.
  */
-function probeFrame(
-  sc: Scorer,
-  from: number[],
-  to: number[],
-  c: SpatialCandidate,
-  reachPx: number,
-): { ref: number; probe: number } {
-  const st = { x: c.x, y: c.y, fw: c.width, fh: c.height };
+function probeFrame(sc: Scorer, pairs: number[], c: SpatialCandidate, reachPx: number): number {
   const top = topLevel(sc, c.width, c.height, reachPx);
-  const stop = Math.min(1, top);
-  const ref = descend(sc, from, st, true, top, stop)?.score ?? -Infinity;
-  const probe = descend(sc, to, st, true, top, stop)?.score ?? -Infinity;
-  return { ref, probe };
+  const st = { x: c.x, y: c.y, fw: c.width, fh: c.height };
+  return descend(sc, pairs, st, true, top, Math.min(1, top))?.score ?? -Infinity;
 }
 
 /** {@link refineSpatial}'s content rectangle: `content`, default the whole fg frame. */
