@@ -103,6 +103,15 @@ export async function accuracyBench(opts: { dir: string }): Promise<string> {
         expect: { x: 500, y: 260, scale: 0.5 },
       },
       {
+        // 960x540 shrunk to 640x358 (the height rounded): 1.5 across, 1.508 down; one scale
+        // had placed it 3 px too wide
+        name: "film crop 960x540 shrunk to 640x358",
+        master: m,
+        bg: {},
+        fg: { spatial: "crop=960:540:160:90,scale=640:358" },
+        expect: { x: 160, y: 90, scale: 1.5 },
+      },
+      {
         // a face moving ~4 px a frame: the window search had stopped on the frame before the
         // true one, 4 px off (the probe of the next frame found no slope at full resolution)
         name: "film small crop on a moving face",
@@ -177,7 +186,9 @@ export async function accuracyBench(opts: { dir: string }): Promise<string> {
       rows.push([
         s.name,
         `${fg.width}x${fg.height}→${bg.width}x${bg.height}`,
-        `${a.spatial.x},${a.spatial.y} @${a.spatial.scale.toFixed(3)}`,
+        `${a.spatial.x},${a.spatial.y} @${
+          a.spatial.scale.toFixed(3)
+        } (${a.spatial.width}x${a.spatial.height})`,
         posErr,
         (a.spatial.confidence ?? 0).toFixed(3),
         `${(sc.exact * 100).toFixed(1)} %`,
@@ -208,7 +219,7 @@ export async function accuracyBench(opts: { dir: string }): Promise<string> {
     [
       "pair",
       "sizes",
-      "found x,y @scale",
+      "found x,y @scale (footprint)",
       "pos err px",
       "spatial ncc",
       "exact frames",

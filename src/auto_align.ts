@@ -43,6 +43,7 @@ import {
   contentStd,
   FLAT_CONTENT_STD,
   refineAcrossFrames,
+  refineAspect,
   refineSpatial,
   searchSpatialAsync,
   type SpatialCandidate,
@@ -1165,6 +1166,23 @@ async function alignInner(
     return sp;
   };
 
+  /**
+   * The placement with its footprint's width and height adjusted independently where that
+   * matches `pairs` clearly better (a rescaled fg whose size was rounded to even numbers).
+   */
+  const withAspect = (pairs: MatchedPair[], sp: SpatialAlignment): SpatialAlignment => {
+    const a = refineAspect(pairs, toCandidate(sp), refineOpts);
+    if (a.width === sp.width && a.height === sp.height && a.x === sp.x && a.y === sp.y) return sp;
+    progress.log(
+      `spatial: footprint ${sp.width}x${sp.height} at ${sp.x},${sp.y} adjusted to ${a.width}x${a.height} at ${a.x},${a.y} (ncc ${
+        fmt(a.score)
+      })`,
+    );
+    const out = toSpatial(a, sp.content ?? null, null);
+    out.runnerUp = sp.runnerUp ?? null;
+    return out;
+  };
+
   /** The (fg frame, bg frame) pairs the searched placement was measured on. */
   let measuredOn: [number, number][] = [];
   /** The full-resolution pictures of the best of them (for {@link overlayMask}). */
@@ -1180,6 +1198,7 @@ async function alignInner(
     spatial = await searchPlacement();
     firstRunnerUp = spatial.runnerUp ?? null;
     spatialSearched = true;
+    if (matchedPair && fixedScale === undefined) spatial = withAspect([matchedPair], spatial);
   }
   if (hasBars && !spatial.content) spatial.content = content;
   backend.spatial ??= "cpu";
@@ -1201,7 +1220,8 @@ async function alignInner(
     for (let round = 0; round < 2; round++) {
       const pairs = withoutOverlay(await matchedPairs(temporal));
       if (pairs.length === 0) break;
-      const refined = refineSpatial(pairs, toCandidate(spatial), refineOpts);
+      let refined = refineSpatial(pairs, toCandidate(spatial), refineOpts);
+      if (fixedScale === undefined) refined = refineAspect(pairs, refined, refineOpts);
       // a full search on the matched pairs catches a placement found on mismatched times
       if (refined.score >= 0.9) {
         spatial = toSpatial(refined, spatial.content ?? null, null);

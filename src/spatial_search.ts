@@ -518,6 +518,18 @@ export function refineSpatial(
   opts: RefineOptions = {},
 ): SpatialCandidate {
   if (pairs.length === 0) return { ...initial };
+  const { sc, idx } = pairScorer(pairs, opts);
+  return refineWith(sc, idx, initial, opts.reach ?? 16, opts.fixedSize) ?? { ...initial };
+}
+
+/**
+ * A scorer over time-matched fg/bg pairs (sizes checked, content defaulting to the whole fg
+ * frame) and the pair indices it scores on (flat fg frames left out).
+ */
+function pairScorer(
+  pairs: { fg: GrayImage; bg: GrayImage }[],
+  opts: Pick<RefineOptions, "content" | "clip">,
+): { sc: Scorer; idx: number[] } {
   checkSizes(pairs.map((p) => p.fg), "fg");
   checkSizes(pairs.map((p) => p.bg), "bg");
   const fgFrames = pairs.map((p) => p.fg);
@@ -530,8 +542,82 @@ export function refineSpatial(
     informative,
     opts.clip,
   );
-  const idx = scoredPairs(pairs.map((_, i) => i), informative);
-  return refineWith(sc, idx, initial, opts.reach ?? 16, opts.fixedSize) ?? { ...initial };
+  return { sc, idx: scoredPairs(pairs.map((_, i) => i), informative) };
+}
+
+/**
+ * Largest difference between a footprint's x and y scales that {@link refineAspect} tries (1.2 %):
+ * the rounding of a rescaled fg's height or width to an even number (800x450 halved to 400x224
+ * is 2.0 wide and 2.009 high).
+ */
+const ASPECT_MAX = 0.012;
+/** Least score gain for which {@link refineAspect} keeps a footprint of its own x/y ratio. */
+const ASPECT_GAIN = 0.001;
+
+/**
+ * A placement's footprint width and height adjusted independently, a pixel at a time, where one
+ * scale cannot fit both (a rescaled fg whose size was rounded: 800x450 halved to 400x224 has a
+ * true footprint of 800x450, and one scale gives 801x449, a pixel off at either edge). Keeps
+ * `initial` unless the score on `pairs` rises by more than {@link ASPECT_GAIN}; a 100 % or
+ * "fg = whole bg" footprint is kept as it is (no rounding there). Position is re-climbed at
+ * full resolution for each size.
+ */
+export function refineAspect(
+  pairs: { fg: GrayImage; bg: GrayImage }[],
+  initial: SpatialCandidate,
+  opts: Pick<RefineOptions, "content" | "clip"> = {},
+): SpatialCandidate {
+  if (pairs.length === 0) return { ...initial };
+  const fgW = pairs[0].fg.width, fgH = pairs[0].fg.height;
+  const bgW = pairs[0].bg.width, bgH = pairs[0].bg.height;
+  const fw0 = initial.width, fh0 = initial.height;
+  if ((fw0 === fgW && fh0 === fgH) || (fw0 === bgW && fh0 === bgH)) return { ...initial };
+  const { sc, idx } = pairScorer(pairs, opts);
+  const content = sc.content;
+  const rows = (content.height * fh0) / fgH;
+  const rowStep = Math.max(1, Math.min(2, Math.floor(rows / 120)));
+  const at = (x: number, y: number, fw: number, fh: number) => {
+    const r = climb(sc, idx, 0, { xl: x, yl: y, fw, fh }, {
+      radius: 1,
+      delta: 0,
+      rowStep,
+      maxMoves: 4,
+      minScale: 0,
+      maxScale: Infinity,
+    });
+    if (r.score === -Infinity) return null;
+    const st = r.state;
+    return { x: st.xl, y: st.yl, fw: st.fw, fh: st.fh, score: sc.score(idx, st, 0, 1) };
+  };
+  const start = at(initial.x, initial.y, fw0, fh0);
+  if (!start) return { ...initial };
+  let best = start;
+  // one axis at a time, every size within reach (the content centre kept): the score is bumpy
+  // in single pixels of size (the resampling's phase), so no walk that stops at a dip
+  const reach = Math.max(2, Math.ceil((ASPECT_MAX * Math.max(fw0, fh0)) / 2) + 1);
+  const ccx = content.x + content.width / 2, ccy = content.y + content.height / 2;
+  for (let round = 0; round < 2; round++) {
+    let moved = false;
+    for (const axis of ["w", "h"] as const) {
+      const from = best;
+      for (let d = -reach; d <= reach; d++) {
+        const fw = axis === "w" ? fw0 + d : from.fw;
+        const fh = axis === "h" ? fh0 + d : from.fh;
+        if (fw === from.fw && fh === from.fh) continue;
+        if (fw < 1 || fh < 1 || Math.abs(Math.log((fw / fgW) / (fh / fgH))) > ASPECT_MAX) continue;
+        const x = Math.round(from.x + (ccx * (from.fw - fw)) / fgW);
+        const y = Math.round(from.y + (ccy * (from.fh - fh)) / fgH);
+        const r = at(x, y, fw, fh);
+        if (r && r.score > best.score) {
+          best = r;
+          moved = true;
+        }
+      }
+    }
+    if (!moved) break;
+  }
+  if (best.score <= start.score + ASPECT_GAIN) return { ...initial };
+  return toCandidate({ ...best, fixed: true, pairs: idx, start: 0 }, fgW, fgH);
 }
 
 /** Options of {@link refineAcrossFrames}. */

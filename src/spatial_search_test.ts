@@ -6,6 +6,7 @@ import {
   FLAT_CONTENT_STD,
   MAX_ALTERNATIVES,
   refineAcrossFrames,
+  refineAspect,
   refineSpatial,
   searchSpatial,
   searchSpatialAsync,
@@ -363,6 +364,32 @@ Deno.test("refineAcrossFrames reaches the true frame when part of the picture mo
   assert.equal(r.index, 4);
   assert.deepEqual([r.best.x, r.best.y, r.best.width, r.best.height], [80, 40, 150, 100]);
   assert.ok(r.best.score > 0.99);
+});
+
+Deno.test("refineAspect fits a footprint whose width and height scale differently", () => {
+  // fg 150x100 shows 1.5 scene units per pixel across and 1.51 down (a rescaled fg whose height
+  // was rounded): its true footprint is 225x151 at 80,20; one scale fits neither edge pair
+  const s = scene(31, 40);
+  const bg = render(s, BG_W, BG_H, 0, 0, 1, { noise: 1, seed: 1 });
+  const fg = render(s, 150, 100, 80, 20, 1.5, { noise: 1, seed: 2, upy: 1.51 });
+  // one scale at the geometric mean, 1.505: 226x150
+  const coupled = refineSpatial([{ fg, bg }], {
+    x: 80,
+    y: 20,
+    scale: 1.505,
+    scaleX: 226 / 150,
+    scaleY: 1.5,
+    width: 226,
+    height: 150,
+    score: 0,
+  }, { fixedSize: true });
+  const a = refineAspect([{ fg, bg }], coupled);
+  assert.deepEqual([a.x, a.y, a.width, a.height], [80, 20, 225, 151]);
+  assert.ok(a.score > coupled.score + 0.001, `${a.score} vs ${coupled.score}`);
+  assert.ok(Math.abs(a.scaleX - 1.5) < 1e-9 && Math.abs(a.scaleY - 1.51) < 1e-9);
+  // a 100 % footprint is kept as it is
+  const unit = cropGray(bg, { x: 80, y: 40, width: 150, height: 100 });
+  assert.deepEqual(refineAspect([{ fg: unit, bg }], unitAt(80, 40)), unitAt(80, 40));
 });
 
 Deno.test("small fg at a small scale, and letterboxed fg whose content is the whole bg", () => {
