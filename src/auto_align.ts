@@ -1221,7 +1221,10 @@ async function alignInner(
       const pairs = withoutOverlay(await matchedPairs(temporal));
       if (pairs.length === 0) break;
       let refined = refineSpatial(pairs, toCandidate(spatial), refineOpts);
-      if (fixedScale === undefined) refined = refineAspect(pairs, refined, refineOpts);
+      // a last pixel of width or height, on more pairs than the search's one
+      if (fixedScale === undefined) {
+        refined = refineAspect(pairs, refined, { ...refineOpts, reach: 1 });
+      }
       // a full search on the matched pairs catches a placement found on mismatched times
       if (refined.score >= 0.9) {
         spatial = toSpatial(refined, spatial.content ?? null, null);

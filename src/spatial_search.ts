@@ -565,7 +565,10 @@ const ASPECT_GAIN = 0.001;
 export function refineAspect(
   pairs: { fg: GrayImage; bg: GrayImage }[],
   initial: SpatialCandidate,
-  opts: Pick<RefineOptions, "content" | "clip"> = {},
+  opts: Pick<RefineOptions, "content" | "clip"> & {
+    /** Most pixels each side changes by (default: what {@link ASPECT_MAX} allows, + 1). */
+    reach?: number;
+  } = {},
 ): SpatialCandidate {
   if (pairs.length === 0) return { ...initial };
   const fgW = pairs[0].fg.width, fgH = pairs[0].fg.height;
@@ -594,7 +597,8 @@ export function refineAspect(
   let best = start;
   // one axis at a time, every size within reach (the content centre kept): the score is bumpy
   // in single pixels of size (the resampling's phase), so no walk that stops at a dip
-  const reach = Math.max(2, Math.ceil((ASPECT_MAX * Math.max(fw0, fh0)) / 2) + 1);
+  const reach = opts.reach ??
+    Math.max(2, Math.ceil((ASPECT_MAX * Math.max(fw0, fh0)) / 2) + 1);
   const ccx = content.x + content.width / 2, ccy = content.y + content.height / 2;
   for (let round = 0; round < 2; round++) {
     let moved = false;
