@@ -597,16 +597,20 @@ export function refineAspect(
   let best = start;
   // one axis at a time, every size within reach (the content centre kept): the score is bumpy
   // in single pixels of size (the resampling's phase), so no walk that stops at a dip
+  // rounding a rescaled size moves an edge by at most one fg pixel: up to 4 bg px (scale 4)
   const reach = opts.reach ??
-    Math.max(2, Math.ceil((ASPECT_MAX * Math.max(fw0, fh0)) / 2) + 1);
+    Math.min(4, Math.max(2, Math.ceil((ASPECT_MAX * Math.max(fw0, fh0)) / 2) + 1));
   const ccx = content.x + content.width / 2, ccy = content.y + content.height / 2;
+  // every size within reach on one axis, then the other, then +-1 around the best once more
   for (let round = 0; round < 2; round++) {
     let moved = false;
     for (const axis of ["w", "h"] as const) {
       const from = best;
-      for (let d = -reach; d <= reach; d++) {
-        const fw = axis === "w" ? fw0 + d : from.fw;
-        const fh = axis === "h" ? fh0 + d : from.fh;
+      const r0 = round === 0 ? reach : 1;
+      const base = round === 0 ? (axis === "w" ? fw0 : fh0) : (axis === "w" ? from.fw : from.fh);
+      for (let d = -r0; d <= r0; d++) {
+        const fw = axis === "w" ? base + d : from.fw;
+        const fh = axis === "h" ? base + d : from.fh;
         if (fw === from.fw && fh === from.fh) continue;
         if (fw < 1 || fh < 1 || Math.abs(Math.log((fw / fgW) / (fh / fgH))) > ASPECT_MAX) continue;
         const x = Math.round(from.x + (ccx * (from.fw - fw)) / fgW);
